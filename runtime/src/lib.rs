@@ -1,0 +1,2 @@
+//! The node runtime: Pods as network namespaces and processes, wired through
+//! the CNI plugin. Not built yet: see issue 8.
