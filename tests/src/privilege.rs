@@ -3,12 +3,9 @@
 
 use std::path::Path;
 
-use nix::sys::statfs::statfs;
+use nix::sys::statfs::{BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, FsType, statfs};
 
 use crate::{bpffs::BPFFS_ROOT, cgroup::CGROUP2_ROOT};
-
-const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// What is missing for privileged tests, or `None` when they can run.
 pub fn missing() -> Option<String> {
@@ -29,8 +26,8 @@ pub fn missing() -> Option<String> {
     None
 }
 
-fn is_fs(path: &str, magic: i64) -> bool {
-    statfs(Path::new(path)).is_ok_and(|fs| fs.filesystem_type().0 as i64 == magic)
+fn is_fs(path: &str, magic: FsType) -> bool {
+    statfs(Path::new(path)).is_ok_and(|fs| fs.filesystem_type() == magic)
 }
 
 /// Call first in every privileged test: `if !privileged("name") { return; }`.
