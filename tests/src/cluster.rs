@@ -181,6 +181,18 @@ impl Cluster {
     /// Creates pod `name` on node `node` (1-based): a netns wired by the CNI
     /// plugin's ADD, run inside the node's netns as a runtime would.
     pub fn add_pod(&mut self, node: usize, name: &str) -> Result<&Pod, HarnessError> {
+        let valid_label = !name.is_empty()
+            && name.len() <= 40
+            && name
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !valid_label {
+            return Err(HarnessError::Spec(format!(
+                "pod name {name:?}: use at most 40 of a-z, 0-9 and inner '-'"
+            )));
+        }
         if self.pods.iter().any(|p| p.name == name) {
             return Err(HarnessError::Spec(format!("pod {name} exists already")));
         }
@@ -241,23 +253,13 @@ impl Cluster {
     /// across nodes without an overlay.
     pub fn route_pod_cidrs(&self) -> Result<(), HarnessError> {
         for node in &self.nodes {
-            for other in self.nodes.iter().filter(|o| o.index != node.index) {
-                other.netns.ip(&[
-                    "route",
-                    "replace",
-                    &node.network.pod_cidr.to_string(),
-                    "via",
-                    &node.ip.to_string(),
-                ])?;
-            }
-            if let Some(external) = &self.external {
-                external.netns.ip(&[
-                    "route",
-                    "replace",
-                    &node.network.pod_cidr.to_string(),
-                    "via",
-                    &node.ip.to_string(),
-                ])?;
+            let (cidr, via) = (node.network.pod_cidr.to_string(), node.ip.to_string());
+            let others = self.nodes.iter().filter(|o| o.index != node.index);
+            let routers = others
+                .map(|o| &o.netns)
+                .chain(self.external.as_ref().map(|e| &e.netns));
+            for netns in routers {
+                netns.ip(&["route", "replace", &cidr, "via", &via])?;
             }
         }
         Ok(())

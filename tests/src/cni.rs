@@ -143,14 +143,17 @@ pub fn invoke(
         command: process::describe(&cmd),
         detail: e.to_string(),
     })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(netconf.to_string().as_bytes())
-            .map_err(|e| cni_error(format!("writing the netconf: {e}")))?;
-    }
+    // Write, close stdin, then always reap the plugin, even if the write failed.
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(netconf.to_string().as_bytes()));
     let out = child
         .wait_with_output()
         .map_err(|e| cni_error(format!("waiting for the plugin: {e}")))?;
+    if let Some(Err(e)) = written {
+        return Err(cni_error(format!("writing the netconf: {e}")));
+    }
     if !out.status.success() {
         let detail = match serde_json::from_slice::<CniError>(&out.stdout) {
             Ok(err) => format!("code {}: {} {}", err.code, err.msg, err.details),

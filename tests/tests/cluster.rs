@@ -97,7 +97,14 @@ fn three_node_cluster_pings_across_the_underlay_and_leaves_nothing() {
     let daemon_pid = daemon.pid();
     std::mem::forget(daemon); // teardown of the node must kill it anyway
 
-    drop(process);
+    let status = process
+        .stop(std::time::Duration::from_secs(5))
+        .expect("process stops");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "stopped by SIGTERM"
+    );
     drop(cluster);
     assert_eq!(leaks::of(&prefix), vec![], "teardown left resources behind");
     assert_eq!(
