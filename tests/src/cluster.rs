@@ -360,6 +360,16 @@ impl Node {
     pub fn spawn(&self, args: &[&str]) -> Result<Process, HarnessError> {
         self.netns.spawn(args, Some(self.cgroup.path()))
     }
+
+    /// Starts `strait <args>` (e.g. `agent --kubeconfig ...`) on this node,
+    /// in its netns and cgroup, with `NODE_NAME` set to the node's name.
+    pub fn spawn_strait(&self, args: &[&str]) -> Result<Process, HarnessError> {
+        let mut cmd = self
+            .netns
+            .command(crate::binaries::binary("strait")?, Some(self.cgroup.path()))?;
+        cmd.args(args).env("NODE_NAME", &self.name);
+        Process::spawn(cmd)
+    }
 }
 
 /// A pod: a netns wired by the CNI plugin, whose processes run in its node's

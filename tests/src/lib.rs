@@ -11,6 +11,7 @@
 //! also runs when a test panics. [`leaks`] finds whatever a killed run left.
 //! This crate never touches the host's own interfaces, routes or firewall.
 
+pub mod binaries;
 pub mod bpffs;
 pub mod cgroup;
 pub mod cluster;
@@ -23,6 +24,7 @@ pub mod privilege;
 pub mod process;
 pub mod wait;
 
+pub use binaries::binary;
 pub use cluster::{Cluster, ClusterSpec, External, Node, Pod};
 pub use cni::PodNetwork;
 pub use error::HarnessError;

@@ -79,6 +79,20 @@ impl Process {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; a process
+    /// still running then is killed and that is an error.
+    pub fn stop_after_exit(
+        mut self,
+        timeout: Duration,
+    ) -> Result<std::process::ExitStatus, HarnessError> {
+        let exited =
+            crate::wait::wait_until(&self.name, timeout, || self.child.try_wait().ok().flatten());
+        exited.map_err(|e| HarnessError::Command {
+            command: self.name.clone(),
+            detail: format!("did not exit by itself: {e}"),
+        })
+    }
+
     /// Sends SIGTERM and waits up to `grace` for the exit, then SIGKILL.
     pub fn stop(mut self, grace: Duration) -> Result<std::process::ExitStatus, HarnessError> {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);

@@ -212,3 +212,29 @@ fn leak_check_finds_and_cleans_what_a_crashed_run_left() {
     assert_eq!(leaks::clean(&found), vec![]);
     assert_eq!(leaks::of(&prefix), vec![]);
 }
+
+/// Strait daemons start inside a node: its netns, its cgroup, its name.
+#[test]
+fn strait_runs_inside_a_node() {
+    if !privileged("strait_runs_inside_a_node") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster starts");
+    let node = cluster.node(1).expect("node");
+    // `strait up` prints its plan and exits 0; a daemon that is not built
+    // yet exits 1 with its reason. Both ran as processes of the node.
+    let up = node
+        .spawn_strait(&["up", "--nodes", "1"])
+        .expect("strait starts");
+    let status = up
+        .stop_after_exit(std::time::Duration::from_secs(10))
+        .expect("exits");
+    assert!(status.success(), "strait up: {status}");
+    let agent = node
+        .spawn_strait(&["agent", "--kubeconfig", "/nonexistent"])
+        .expect("strait starts");
+    let status = agent
+        .stop_after_exit(std::time::Duration::from_secs(10))
+        .expect("exits");
+    assert_eq!(status.code(), Some(1), "an unbuilt daemon fails loudly");
+}
