@@ -1,3 +1,8 @@
 //! strait's control plane: a Kubernetes-compatible API server with an
 //! embedded durable store, and the networking controllers (EndpointSlices,
-//! IP and port allocation, node IPAM). Not built yet: see issue 3.
+//! IP and port allocation, node IPAM).
+//!
+//! Built so far: the [`store`]. The API server, controllers and the rest of
+//! issue 3 build on it.
+
+pub mod store;
