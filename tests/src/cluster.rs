@@ -456,10 +456,10 @@ impl Pod {
 
 impl Drop for Pod {
     fn drop(&mut self) {
-        if !self.attachment.container_id.is_empty() {
-            if let Err(e) = self.cni("DEL") {
-                eprintln!("harness: cleanup: {e}");
-            }
+        if !self.attachment.container_id.is_empty()
+            && let Err(e) = self.cni("DEL")
+        {
+            eprintln!("harness: cleanup: {e}");
         }
     }
 }
