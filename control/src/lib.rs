@@ -2,7 +2,10 @@
 //! embedded durable store, and the networking controllers (EndpointSlices,
 //! IP and port allocation, node IPAM).
 //!
-//! Built so far: the [`store`]. The API server, controllers and the rest of
+//! Built so far: the [`store`], the registry of served [`resources`], and
+//! the [`request`] parser. The API server, controllers and the rest of
 //! issue 3 build on it.
 
+pub mod request;
+pub mod resources;
 pub mod store;
