@@ -3,9 +3,11 @@
 //! IP and port allocation, node IPAM).
 //!
 //! Built so far: the [`store`], the registry of served [`resources`], and
-//! the [`request`] parser. The API server, controllers and the rest of
+//! the [`request`] parser and
+//! [`discovery`]. The API server, controllers and the rest of
 //! issue 3 build on it.
 
+pub mod discovery;
 pub mod request;
 pub mod resources;
 pub mod store;
