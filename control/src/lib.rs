@@ -7,7 +7,10 @@
 //! [`discovery`]. The API server, controllers and the rest of
 //! issue 3 build on it.
 
+pub mod datadir;
 pub mod discovery;
+pub mod kubeconfig;
+pub mod pki;
 pub mod request;
 pub mod resources;
 pub mod store;
