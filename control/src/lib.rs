@@ -13,4 +13,5 @@ pub mod kubeconfig;
 pub mod pki;
 pub mod request;
 pub mod resources;
+pub mod status;
 pub mod store;
