@@ -10,6 +10,7 @@
 pub mod datadir;
 pub mod discovery;
 pub mod kubeconfig;
+pub mod objects;
 pub mod pki;
 pub mod request;
 pub mod resources;

@@ -21,8 +21,9 @@ pub struct ApiError {
     pub reason: &'static str,
     /// The human-readable message.
     pub message: String,
-    /// The object it concerns, and field causes for `Invalid`.
-    pub details: Option<StatusDetails>,
+    /// The object it concerns, and field causes for `Invalid` (boxed: it
+    /// is large and rare, and errors travel in every `Result`).
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// One invalid field of an object, as a `StatusCause`.
@@ -45,13 +46,13 @@ pub fn qualified(resource: &ResourceInfo) -> String {
     }
 }
 
-fn details(resource: &ResourceInfo, name: &str) -> Option<StatusDetails> {
-    Some(StatusDetails {
+fn details(resource: &ResourceInfo, name: &str) -> Option<Box<StatusDetails>> {
+    Some(Box::new(StatusDetails {
         name: Some(name.to_owned()),
         group: Some(resource.group.to_owned()),
         kind: Some(resource.plural.to_owned()),
         ..StatusDetails::default()
-    })
+    }))
 }
 
 impl ApiError {
@@ -223,7 +224,7 @@ impl ApiError {
     pub fn to_status(&self) -> Status {
         Status {
             code: Some(i32::from(self.code)),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             message: Some(self.message.clone()),
             metadata: ListMeta::default(),
             reason: Some(self.reason.to_owned()),

@@ -1,0 +1,338 @@
+//! The verbs on stored objects — create, get, list, update, delete — for
+//! any resource, over any [`Store`]. Objects are JSON values; the
+//! metadata rules are in [`meta`], the typed validation and defaulting of
+//! each kind are applied by the caller before a write reaches here.
+//!
+//! Semantics follow kube-apiserver's generic registry: resourceVersion is
+//! the store revision; a write with a stale one is a 409 Conflict; a PUT
+//! without one is unconditional; lists page through one snapshot with
+//! continue tokens; an object with finalizers is marked for deletion and
+//! goes when the last finalizer is removed.
+
+pub mod meta;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{
+    request::Query,
+    resources::ResourceInfo,
+    status::ApiError,
+    store::{ListOptions, Record, Revision, Store, StoreError},
+};
+use meta::Stamp;
+
+/// How often an unconditional update retries after losing a race.
+const UPDATE_RETRIES: usize = 16;
+
+/// The object verbs over one store.
+#[derive(Clone)]
+pub struct Objects<S> {
+    store: S,
+}
+
+/// Maps a store error on `resource`/`name` to the API error a client sees.
+pub fn store_error(e: StoreError, resource: &ResourceInfo, name: &str) -> ApiError {
+    match e {
+        StoreError::AlreadyExists { .. } => ApiError::already_exists(resource, name),
+        StoreError::NotFound { .. } => ApiError::not_found(resource, name),
+        StoreError::Conflict { .. } => ApiError::conflict(resource, name),
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => ApiError::expired(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
+        StoreError::FutureRevision { requested, current } => ApiError {
+            code: 504,
+            reason: "Timeout",
+            message: format!("Too large resource version: {requested}, current: {current}"),
+            details: None,
+        },
+        StoreError::Backend(detail) => {
+            tracing::error!(%detail, "store failure");
+            ApiError::internal("the storage backend failed; see the server log")
+        }
+    }
+}
+
+/// A fresh uid, creation time and generateName suffix.
+pub fn stamp() -> Result<Stamp, ApiError> {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut random = [0u8; 5];
+    getrandom::fill(&mut random).map_err(|e| ApiError::internal(format!("random source: {e}")))?;
+    let name_suffix = random
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    let now = jiff::Timestamp::now();
+    // Kubernetes timestamps have whole seconds.
+    let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
+    Ok(Stamp {
+        uid: uuid::Uuid::new_v4().to_string(),
+        now: now.to_string(),
+        name_suffix,
+    })
+}
+
+/// The position a `continue` token resumes from.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Continue {
+    rv: Revision,
+    start: String,
+}
+
+fn encode_continue(token: &Continue) -> String {
+    let json = serde_json::to_vec(token).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_continue(token: &str) -> Result<Continue, ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid value for continue: not a token this server issued")
+        })
+}
+
+fn decode(record: &Record) -> Result<Value, ApiError> {
+    let mut value: Value = serde_json::from_slice(&record.value).map_err(|e| {
+        tracing::error!(key = %record.key, error = %e, "undecodable object in store");
+        ApiError::internal("an object in the store could not be decoded")
+    })?;
+    meta::set_revision(&mut value, record.mod_revision);
+    Ok(value)
+}
+
+fn has_finalizers(object: &Value) -> bool {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
+}
+
+fn deleting(object: &Value) -> bool {
+    object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+}
+
+impl<S: Store> Objects<S> {
+    /// The verbs over `store`.
+    pub fn new(store: S) -> Objects<S> {
+        Objects { store }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Creates `object` in `namespace`; returns it as stored.
+    pub async fn create(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        mut object: Value,
+    ) -> Result<Value, ApiError> {
+        let name = meta::prepare_create(resource, namespace, &mut object, &stamp()?)?;
+        let key = resource.key(namespace, &name);
+        let record = self
+            .store
+            .create(&key, meta::for_storage(&object)?)
+            .await
+            .map_err(|e| store_error(e, resource, &name))?;
+        meta::set_revision(&mut object, record.mod_revision);
+        Ok(object)
+    }
+
+    /// The object `name`, with its record.
+    async fn read(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(Value, Record), ApiError> {
+        let record = self
+            .store
+            .get(&resource.key(namespace, name))
+            .await
+            .map_err(|e| store_error(e, resource, name))?
+            .ok_or_else(|| ApiError::not_found(resource, name))?;
+        Ok((decode(&record)?, record))
+    }
+
+    /// The object `name`.
+    pub async fn get(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        Ok(self.read(resource, namespace, name).await?.0)
+    }
+
+    /// A list object of the resource in `namespace` (all when `None`) that
+    /// `keep` accepts, paged by `query.limit` / `query.continue_token`.
+    pub async fn list(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        query: &Query,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Value, ApiError> {
+        let prefix = resource.namespace_prefix(namespace);
+        let limit = query
+            .limit
+            .filter(|l| *l > 0)
+            .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+        let (mut at, mut start_after) = match &query.continue_token {
+            Some(token) => {
+                let token = decode_continue(token)?;
+                (Some(token.rv), Some(token.start))
+            }
+            None => {
+                let exact = query.resource_version_match.as_deref() == Some("Exact");
+                let at = match (&query.resource_version, exact) {
+                    (Some(rv), true) => Some(meta::parse_revision(rv)?),
+                    _ => None,
+                };
+                (at, None)
+            }
+        };
+        let mut items = Vec::new();
+        let (revision, more_after) = loop {
+            let page = self
+                .store
+                .list(
+                    &prefix,
+                    ListOptions {
+                        start_after: start_after.clone(),
+                        limit: limit.map(|l| l - items.len()),
+                        at,
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Compacted { .. } if query.continue_token.is_some() => ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. \
+                         You can start a new list without the continue parameter.",
+                    ),
+                    e => store_error(e, resource, ""),
+                })?;
+            at = Some(page.revision);
+            let last_key = page.records.last().map(|r| r.key.clone());
+            for record in &page.records {
+                let object = decode(record)?;
+                if keep(&object) {
+                    items.push(object);
+                }
+            }
+            let full = limit.is_some_and(|l| items.len() >= l);
+            match (page.more, full) {
+                (true, true) => break (page.revision, last_key),
+                (true, false) => start_after = last_key,
+                (false, _) => break (page.revision, None),
+            }
+        };
+        let mut metadata = json!({ "resourceVersion": revision.to_string() });
+        if let Some(start) = more_after {
+            metadata["continue"] = Value::String(encode_continue(&Continue {
+                rv: revision,
+                start,
+            }));
+        }
+        Ok(json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.list_kind,
+            "metadata": metadata,
+            "items": items,
+        }))
+    }
+
+    /// Replaces object `name` with `object` (or only its status). Without a
+    /// resourceVersion in `object` the update is unconditional and retried
+    /// if it races another writer; with one, a stale version is a conflict.
+    pub async fn update(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+        status_only: bool,
+    ) -> Result<Value, ApiError> {
+        let precondition = meta::resource_version(&object)?;
+        for _ in 0..UPDATE_RETRIES {
+            let (old, record) = self.read(resource, namespace, name).await?;
+            if precondition.is_some_and(|rv| rv != record.mod_revision) {
+                return Err(ApiError::conflict(resource, name));
+            }
+            let mut new = object.clone();
+            meta::prepare_update(resource, namespace, name, &old, &mut new, status_only)?;
+            let key = resource.key(namespace, name);
+            // The last finalizer of an object being deleted is gone: delete it.
+            let result = if deleting(&new) && !has_finalizers(&new) {
+                self.store.delete(&key, Some(record.mod_revision)).await
+            } else {
+                self.store
+                    .update(&key, meta::for_storage(&new)?, Some(record.mod_revision))
+                    .await
+            };
+            match result {
+                Ok(written) => {
+                    meta::set_revision(&mut new, written.mod_revision);
+                    return Ok(new);
+                }
+                Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
+                Err(e) => return Err(store_error(e, resource, name)),
+            }
+        }
+        Err(ApiError::conflict(resource, name))
+    }
+
+    /// Deletes object `name` (with `precondition`, only at that
+    /// resourceVersion). An object with finalizers is only marked with a
+    /// deletionTimestamp. Returns the object as it was last stored.
+    pub async fn delete(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        precondition: Option<Revision>,
+    ) -> Result<Value, ApiError> {
+        let (mut object, record) = self.read(resource, namespace, name).await?;
+        if precondition.is_some_and(|rv| rv != record.mod_revision) {
+            return Err(ApiError::conflict(resource, name));
+        }
+        let key = resource.key(namespace, name);
+        if has_finalizers(&object) {
+            if deleting(&object) {
+                return Ok(object);
+            }
+            if let Some(m) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("deletionTimestamp".into(), Value::String(stamp()?.now));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            let written = self
+                .store
+                .update(&key, meta::for_storage(&object)?, Some(record.mod_revision))
+                .await
+                .map_err(|e| store_error(e, resource, name))?;
+            meta::set_revision(&mut object, written.mod_revision);
+            return Ok(object);
+        }
+        let deleted = self
+            .store
+            .delete(&key, Some(record.mod_revision))
+            .await
+            .map_err(|e| store_error(e, resource, name))?;
+        meta::set_revision(&mut object, deleted.mod_revision);
+        Ok(object)
+    }
+}
+
+#[cfg(test)]
+mod tests;
