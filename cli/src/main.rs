@@ -1,6 +1,7 @@
 //! `strait`: parse the command line, run the chosen component.
 
 mod args;
+mod daemon;
 mod plan;
 
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Control(control) => daemon::control(control),
         Command::Up(up) => {
             print!("{}", plan::up(&up));
             Ok(())
@@ -54,8 +56,7 @@ mod tests {
     #[test]
     fn unbuilt_daemons_fail_with_a_clear_error() {
         for argv in [
-            &["strait", "control", "--data-dir", "/tmp/x"][..],
-            &["strait", "agent", "--kubeconfig", "k"],
+            &["strait", "agent", "--kubeconfig", "k"][..],
             &["strait", "dns", "--kubeconfig", "k"],
             &["strait", "ingress", "--kubeconfig", "k"],
             &["strait", "node", "--kubeconfig", "k"],

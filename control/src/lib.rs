@@ -2,11 +2,13 @@
 //! embedded durable store, and the networking controllers (EndpointSlices,
 //! IP and port allocation, node IPAM).
 //!
-//! Built so far: the [`store`], the registry of served [`resources`], and
-//! the [`request`] parser and
-//! [`discovery`]. The API server, controllers and the rest of
-//! issue 3 build on it.
+//! Layout: pure cores ([`request`], [`resources`], [`discovery`],
+//! [`objects::meta`], [`status`], [`table`], [`kubeconfig`]) around which
+//! sit the adapters: the [`store`], the [`datadir`], and the HTTPS
+//! [`server`]. [`run`] assembles them.
 
+pub mod authn;
+pub mod bootstrap;
 pub mod datadir;
 pub mod discovery;
 pub mod kubeconfig;
@@ -14,5 +16,84 @@ pub mod objects;
 pub mod pki;
 pub mod request;
 pub mod resources;
+pub mod server;
 pub mod status;
 pub mod store;
+pub mod table;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use tokio_util::sync::CancellationToken;
+
+/// How to run the control plane.
+#[derive(Clone, Debug)]
+pub struct ControlConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The HTTPS address.
+    pub listen: SocketAddr,
+    /// The Service CIDR; its first address is the `kubernetes` Service's.
+    pub service_cidr: ipnet::IpNet,
+}
+
+/// Why the control plane stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The data directory could not be used.
+    #[error(transparent)]
+    DataDir(#[from] datadir::DataDirError),
+    /// The store could not be opened.
+    #[error("opening the store: {0}")]
+    Store(#[from] store::StoreError),
+    /// The server could not start.
+    #[error(transparent)]
+    Serve(#[from] server::ServeError),
+    /// Creating the default objects failed.
+    #[error("creating the default objects: {}", .0.message)]
+    Bootstrap(status::ApiError),
+    /// The service CIDR has no first address.
+    #[error("service CIDR {0} has no usable address")]
+    ServiceCidr(ipnet::IpNet),
+}
+
+/// The address clients should use for `listen` (loopback for a wildcard).
+fn advertised(listen: SocketAddr) -> SocketAddr {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}
+
+/// Runs the API server until `shutdown` fires.
+pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(), ControlError> {
+    let kubernetes_ip = config
+        .service_cidr
+        .hosts()
+        .next()
+        .ok_or(ControlError::ServiceCidr(config.service_cidr))?;
+    let advertised = advertised(config.listen);
+    let data = datadir::DataDir::new(&config.data_dir);
+    let names = pki::serving_names(config.listen.ip(), kubernetes_ip);
+    let material = data.init(&names, &format!("https://{advertised}"))?;
+    let store = store::SqliteStore::open(&data.store_path())?;
+    let objects = objects::Objects::new(store);
+    bootstrap::ensure_defaults(&objects, kubernetes_ip, config.listen.port())
+        .await
+        .map_err(ControlError::Bootstrap)?;
+    let tls = server::tls_config(&material.serving)?;
+    let listener = server::bind(config.listen).await?;
+    tracing::info!(
+        listen = %config.listen,
+        kubeconfig = %data.kubeconfig_path().display(),
+        "API server ready"
+    );
+    let api = Arc::new(server::Api::new(
+        objects,
+        authn::Authenticator::from_tokens(&material.tokens),
+        advertised.to_string(),
+        shutdown,
+    ));
+    server::serve(listener, tls, api).await;
+    Ok(())
+}

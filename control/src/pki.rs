@@ -29,6 +29,27 @@ pub enum PkiError {
     Random(#[from] getrandom::Error),
 }
 
+/// Valid from yesterday (clock skew between hosts) for `years` years.
+fn set_validity(params: &mut CertificateParams, years: i16) {
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::UTC)
+        .date();
+    let from = today.yesterday().unwrap_or(today);
+    let until = today
+        .checked_add(jiff::Span::new().years(years))
+        .unwrap_or(today);
+    params.not_before = rcgen::date_time_ymd(
+        i32::from(from.year()),
+        from.month().unsigned_abs(),
+        from.day().unsigned_abs(),
+    );
+    params.not_after = rcgen::date_time_ymd(
+        i32::from(until.year()),
+        until.month().unsigned_abs(),
+        until.day().unsigned_abs(),
+    );
+}
+
 /// A new self-signed CA, valid for ten years.
 pub fn new_ca() -> Result<CertifiedKey, PkiError> {
     let key = KeyPair::generate()?;
@@ -42,7 +63,7 @@ pub fn new_ca() -> Result<CertifiedKey, PkiError> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    params.not_after = params.not_before + std::time::Duration::from_secs(10 * 365 * 86_400);
+    set_validity(&mut params, 10);
     let cert = params.self_signed(&key)?;
     Ok(CertifiedKey {
         cert_pem: cert.pem(),
@@ -65,7 +86,7 @@ pub fn serving_cert(ca: &CertifiedKey, names: &[String]) -> Result<CertifiedKey,
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    params.not_after = params.not_before + std::time::Duration::from_secs(365 * 86_400);
+    set_validity(&mut params, 1);
     let cert = params.signed_by(&key, &issuer)?;
     Ok(CertifiedKey {
         cert_pem: cert.pem(),
@@ -120,6 +141,11 @@ mod tests {
             "the wildcard address is no name"
         );
         let serving = serving_cert(&ca, &names).expect("serving cert");
+        // Valid now: a default rcgen validity would have expired decades ago.
+        let (_, parsed) =
+            x509_parser::pem::parse_x509_pem(serving.cert_pem.as_bytes()).expect("pem");
+        let cert = parsed.parse_x509().expect("x509");
+        assert!(cert.validity().is_valid(), "{:?}", cert.validity());
         assert!(serving.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(serving.key_pem.contains("PRIVATE KEY"));
         assert_ne!(serving.cert_pem, ca.cert_pem);

@@ -1,0 +1,611 @@
+//! The HTTPS adapter: TLS (rustls) and HTTP/1.1 + HTTP/2 (hyper) around the
+//! pure request parsing and the object verbs. It authenticates, bounds
+//! bodies, dispatches, and turns results into JSON or Table responses and
+//! watch streams. No API semantics live here.
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, Limited, combinators::BoxBody};
+use hyper::{body::Incoming, service::service_fn};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::{conn::auto, graceful::GracefulShutdown},
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    authn::{Authenticator, User},
+    discovery,
+    objects::{self, Objects, meta},
+    pki::CertifiedKey,
+    request::{self, Endpoint, Query, Request, RequestError, ResourceRequest, Verb},
+    resources::{self, ResourceInfo},
+    status::{ApiError, MAX_BODY_BYTES},
+    store::{Event, EventKind, Store, WatchItem},
+    table,
+};
+
+/// A response body: a whole buffer or a stream (watches).
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// How long a watch runs when the client does not say (kube-apiserver
+/// picks 30-60 minutes; clients re-watch from their last resourceVersion).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The certificate or key could not be used.
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    /// The address could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS's reason.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The TLS configuration for `serving`, offering h2 and HTTP/1.1.
+pub fn tls_config(serving: &CertifiedKey) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    let certs = CertificateDer::pem_slice_iter(serving.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServeError::Tls(format!("certificate: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes())
+        .map_err(|e| ServeError::Tls(format!("private key: {e}")))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The API: what every request is served from.
+pub struct Api<S> {
+    objects: Objects<S>,
+    authn: Authenticator,
+    /// `host:port` clients reach the server at (for `/api`).
+    server_address: String,
+    shutdown: CancellationToken,
+}
+
+impl<S: Store> Api<S> {
+    /// An API over `objects`, authenticating with `authn`.
+    pub fn new(
+        objects: Objects<S>,
+        authn: Authenticator,
+        server_address: String,
+        shutdown: CancellationToken,
+    ) -> Api<S> {
+        Api {
+            objects,
+            authn,
+            server_address,
+            shutdown,
+        }
+    }
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Serves `api` over TLS on `listener` until `api`'s shutdown token fires,
+/// then stops accepting and waits (up to 10 s) for open connections.
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    api: Arc<Api<S>>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    let shutdown = api.shutdown.clone();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let acceptor = acceptor.clone();
+        let api = api.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = service_fn(move |req| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(api.handle(req).await) }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10 s; closing");
+        }
+    }
+}
+
+fn full(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()).boxed());
+    *response.status_mut() = code;
+    if let Ok(value) = header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn json_response(code: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => full(code, "application/json", bytes),
+        Err(e) => error_response(&ApiError::internal(format!("encoding response: {e}"))),
+    }
+}
+
+fn error_response(error: &ApiError) -> Response<Body> {
+    let code = StatusCode::from_u16(error.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut status = serde_json::to_value(error.to_status()).unwrap_or(Value::Null);
+    if let Some(obj) = status.as_object_mut() {
+        obj.insert("kind".into(), json!("Status"));
+        obj.insert("apiVersion".into(), json!("v1"));
+    }
+    json_response(code, &status)
+}
+
+/// What representation the client asked for in `Accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Representation {
+    Json,
+    Table,
+}
+
+fn representation(headers: &HeaderMap) -> Representation {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // kubectl get lists the Table form first, with JSON as a fallback.
+    let first = accept.split(',').next().unwrap_or("");
+    if first.contains("as=Table") {
+        Representation::Table
+    } else {
+        Representation::Json
+    }
+}
+
+impl<S: Store> Api<S> {
+    async fn handle(&self, req: http::Request<Incoming>) -> Response<Body> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let response = match self.route(req).await {
+            Ok(response) => response,
+            Err(error) => error_response(&error),
+        };
+        tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+        response
+    }
+
+    async fn route(&self, req: http::Request<Incoming>) -> Result<Response<Body>, ApiError> {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let user = self
+            .authn
+            .authenticate(authorization)
+            .cloned()
+            .ok_or_else(ApiError::unauthorized)?;
+        let parsed = request::parse(
+            req.method().as_str(),
+            req.uri().path(),
+            req.uri().query().unwrap_or(""),
+        )
+        .map_err(|e| match e {
+            RequestError::NotFound => ApiError::no_such_resource(),
+            RequestError::MethodNotAllowed => ApiError::method_not_allowed(),
+            RequestError::BadQuery(message) => ApiError::bad_request(message),
+        })?;
+        match parsed {
+            Request::Endpoint(endpoint) => self.endpoint(endpoint),
+            Request::Resource(resource) => self.resource(*resource, req, &user).await,
+        }
+    }
+
+    fn endpoint(&self, endpoint: Endpoint) -> Result<Response<Body>, ApiError> {
+        match endpoint {
+            Endpoint::Version => Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "major": "1",
+                    "minor": "33",
+                    "gitVersion": concat!("v1.33.0-strait.", env!("CARGO_PKG_VERSION")),
+                    "gitCommit": "",
+                    "gitTreeState": "clean",
+                    "buildDate": "",
+                    "goVersion": "",
+                    "compiler": "rustc",
+                    "platform": "linux/amd64",
+                }),
+            )),
+            Endpoint::Health(_) => Ok(full(StatusCode::OK, "text/plain", "ok")),
+            Endpoint::CoreVersions => Ok(json_response(
+                StatusCode::OK,
+                &with_type(
+                    discovery::core_versions(&self.server_address),
+                    "APIVersions",
+                    "v1",
+                ),
+            )),
+            Endpoint::Groups => Ok(json_response(
+                StatusCode::OK,
+                &with_type(discovery::groups(), "APIGroupList", "v1"),
+            )),
+            Endpoint::Group(name) => discovery::group(&name)
+                .map(|g| json_response(StatusCode::OK, &with_type(g, "APIGroup", "v1")))
+                .ok_or_else(ApiError::no_such_resource),
+            Endpoint::Resources { group, version } => discovery::resource_list(&group, &version)
+                .map(|l| json_response(StatusCode::OK, &with_type(l, "APIResourceList", "v1")))
+                .ok_or_else(ApiError::no_such_resource),
+            Endpoint::OpenApiV2 | Endpoint::OpenApiV3(_) => Err(ApiError::no_such_resource()),
+        }
+    }
+
+    async fn resource(
+        &self,
+        request: ResourceRequest,
+        http: http::Request<Incoming>,
+        user: &User,
+    ) -> Result<Response<Body>, ApiError> {
+        let ResourceRequest {
+            verb,
+            resource,
+            namespace,
+            name,
+            subresource,
+            query,
+        } = request;
+        let ns = namespace.as_deref();
+        let representation = representation(http.headers());
+        tracing::trace!(user = %user.name, verb = verb.as_str(), resource = resource.plural, "authorized");
+        let name = name.as_deref().unwrap_or("");
+        let status_only = subresource.is_some();
+        if subresource == Some(resources::Subresource::Scale) {
+            return Err(ApiError::method_not_allowed());
+        }
+        match verb {
+            Verb::Get => {
+                let object = self.objects.get(resource, ns, name).await?;
+                Ok(self.present(resource, representation, vec![object], None))
+            }
+            Verb::List => {
+                let list = self.objects.list(resource, ns, &query, |_| true).await?;
+                match representation {
+                    Representation::Json => Ok(json_response(StatusCode::OK, &list)),
+                    Representation::Table => {
+                        let items = list["items"].as_array().cloned().unwrap_or_default();
+                        Ok(self.present(
+                            resource,
+                            representation,
+                            items,
+                            Some(list["metadata"].clone()),
+                        ))
+                    }
+                }
+            }
+            Verb::Watch => self.watch(resource, ns, &query, representation).await,
+            Verb::Create => {
+                let body = read_json(http).await?;
+                if resource.namespaced
+                    && let Some(ns) = ns
+                {
+                    self.require_namespace(ns).await?;
+                }
+                let created = self.objects.create(resource, ns, body).await?;
+                Ok(json_response(StatusCode::CREATED, &created))
+            }
+            Verb::Update => {
+                let body = read_json(http).await?;
+                let updated = self
+                    .objects
+                    .update(resource, ns, name, body, status_only)
+                    .await?;
+                Ok(json_response(StatusCode::OK, &updated))
+            }
+            Verb::Delete => {
+                let precondition = delete_precondition(http).await?;
+                let deleted = self
+                    .objects
+                    .delete(resource, ns, name, precondition)
+                    .await?;
+                Ok(json_response(StatusCode::OK, &deleted))
+            }
+            Verb::Patch | Verb::DeleteCollection => Err(ApiError::method_not_allowed()),
+        }
+    }
+
+    /// Objects as JSON, or as a Table when the client asked for one.
+    fn present(
+        &self,
+        resource: &ResourceInfo,
+        representation: Representation,
+        mut objects: Vec<Value>,
+        list_metadata: Option<Value>,
+    ) -> Response<Body> {
+        match (representation, list_metadata) {
+            (Representation::Json, None) if objects.len() == 1 => {
+                json_response(StatusCode::OK, &objects.remove(0))
+            }
+            (_, metadata) => {
+                let now = jiff::Timestamp::now().as_second();
+                let metadata = metadata.unwrap_or_else(|| json!({}));
+                json_response(
+                    StatusCode::OK,
+                    // Every column: kubectl hides priority > 0 unless -o wide.
+                    &table::render(resource, &objects, metadata, now, true),
+                )
+            }
+        }
+    }
+
+    async fn require_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+        let namespaces = resources::find("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::internal("namespaces are not served"))?;
+        let ns = self.objects.get(namespaces, None, namespace).await?;
+        if ns
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|t| !t.is_null())
+        {
+            return Err(ApiError {
+                code: 403,
+                reason: "Forbidden",
+                message: format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+                details: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// A watch stream: synthetic ADDED events for the current state when the
+    /// client gave no resourceVersion (or "0"), then every change after it.
+    async fn watch(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        query: &Query,
+        representation: Representation,
+    ) -> Result<Response<Body>, ApiError> {
+        let (initial, after) = match query.resource_version.as_deref() {
+            None | Some("0") => {
+                let list = self
+                    .objects
+                    .list(resource, namespace, &Query::default(), |_| true)
+                    .await?;
+                let revision = meta::parse_revision(
+                    list["metadata"]["resourceVersion"].as_str().unwrap_or("0"),
+                )?;
+                (
+                    list["items"].as_array().cloned().unwrap_or_default(),
+                    revision,
+                )
+            }
+            Some(rv) => (Vec::new(), meta::parse_revision(rv)?),
+        };
+        let prefix = resource.namespace_prefix(namespace);
+        let mut watch = self
+            .objects
+            .store()
+            .watch(&prefix, after)
+            .await
+            .map_err(|e| objects::store_error(e, resource, ""))?;
+        let bookmarks = query.allow_watch_bookmarks;
+        let timeout = query
+            .timeout_seconds
+            .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
+        let shutdown = self.shutdown.clone();
+        let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(64);
+        tokio::spawn(async move {
+            // kubectl get -w asks for every event's object as a one-row Table.
+            let send = |mut event: Value| {
+                if representation == Representation::Table
+                    && matches!(
+                        event["type"].as_str(),
+                        Some("ADDED" | "MODIFIED" | "DELETED")
+                    )
+                {
+                    let object = event["object"].take();
+                    let rv = object.pointer("/metadata/resourceVersion").cloned();
+                    let now = jiff::Timestamp::now().as_second();
+                    event["object"] = table::render(
+                        resource,
+                        &[object],
+                        json!({"resourceVersion": rv}),
+                        now,
+                        true,
+                    );
+                }
+                let mut line = serde_json::to_vec(&event).unwrap_or_default();
+                line.push(b'\n');
+                Bytes::from(line)
+            };
+            for object in initial {
+                if tx
+                    .send_data(send(json!({"type": "ADDED", "object": object})))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            loop {
+                let item = tokio::select! {
+                    item = watch.next() => item,
+                    () = &mut deadline => return,
+                    () = shutdown.cancelled() => return,
+                };
+                let line = match item {
+                    None => return,
+                    Some(Ok(WatchItem::Event(event))) => match watch_event(&event) {
+                        Some(line) => line,
+                        None => continue,
+                    },
+                    Some(Ok(WatchItem::Progress(revision))) if bookmarks => json!({
+                        "type": "BOOKMARK",
+                        "object": {
+                            "apiVersion": resource.api_version,
+                            "kind": resource.kind,
+                            "metadata": {"resourceVersion": revision.to_string()},
+                        },
+                    }),
+                    Some(Ok(WatchItem::Progress(_))) => continue,
+                    Some(Err(e)) => {
+                        let status = error_status(&objects::store_error(e, resource, ""));
+                        let _ = tx
+                            .send_data(send(json!({"type": "ERROR", "object": status})))
+                            .await;
+                        return;
+                    }
+                };
+                if tx.send_data(send(line)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut response = Response::new(body.boxed());
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        Ok(response)
+    }
+}
+
+/// A store event as a watch event line, if its object decodes.
+fn watch_event(event: &Event) -> Option<Value> {
+    let mut object: Value = serde_json::from_slice(&event.record.value).ok()?;
+    meta::set_revision(&mut object, event.revision());
+    let kind = match event.kind {
+        EventKind::Created => "ADDED",
+        EventKind::Updated => "MODIFIED",
+        EventKind::Deleted => "DELETED",
+    };
+    Some(json!({"type": kind, "object": object}))
+}
+
+fn error_status(error: &ApiError) -> Value {
+    let mut status = serde_json::to_value(error.to_status()).unwrap_or(Value::Null);
+    if let Some(obj) = status.as_object_mut() {
+        obj.insert("kind".into(), json!("Status"));
+        obj.insert("apiVersion".into(), json!("v1"));
+    }
+    status
+}
+
+fn with_type(value: impl serde::Serialize, kind: &str, api_version: &str) -> Value {
+    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("kind".into(), json!(kind));
+        obj.insert("apiVersion".into(), json!(api_version));
+    }
+    value
+}
+
+/// The body, bounded by [`MAX_BODY_BYTES`].
+async fn read_body(http: http::Request<Incoming>) -> Result<Bytes, ApiError> {
+    let collected = Limited::new(http.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::too_large()
+            } else {
+                ApiError::bad_request(format!("reading the request body: {e}"))
+            }
+        })?;
+    Ok(collected.to_bytes())
+}
+
+/// A JSON object body (400 when it is not JSON, 415 for other media types).
+async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
+    let content_type = http
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::unsupported_media_type(&content_type));
+    }
+    let bytes = read_body(http).await?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    }
+    Ok(value)
+}
+
+/// `preconditions.resourceVersion` of an optional DeleteOptions body.
+async fn delete_precondition(http: http::Request<Incoming>) -> Result<Option<i64>, ApiError> {
+    if http.method() != Method::DELETE {
+        return Ok(None);
+    }
+    let bytes = read_body(http).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let options: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("DeleteOptions is not valid JSON: {e}")))?;
+    match options
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        Some(rv) => meta::parse_revision(rv).map(Some),
+        None => Ok(None),
+    }
+}
