@@ -2,7 +2,8 @@
 //! embedded durable store, and the networking controllers (EndpointSlices,
 //! IP and port allocation, node IPAM).
 //!
-//! Layout: pure cores ([`request`], [`resources`], [`discovery`],
+//! Layout: pure cores ([`request`], [`resources`], [`discovery`], [`selector`],
+//!
 //! [`objects::meta`], [`status`], [`table`], [`kubeconfig`]) around which
 //! sit the adapters: the [`store`], the [`datadir`], and the HTTPS
 //! [`server`]. [`run`] assembles them.
@@ -16,6 +17,7 @@ pub mod objects;
 pub mod pki;
 pub mod request;
 pub mod resources;
+pub mod selector;
 pub mod server;
 pub mod status;
 pub mod store;
