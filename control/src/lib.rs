@@ -3,11 +3,12 @@
 //! IP and port allocation, node IPAM).
 //!
 //! Layout: pure cores ([`request`], [`resources`], [`discovery`], [`selector`],
-//!
+//! [`allocate`],
 //! [`objects::meta`], [`status`], [`table`], [`kubeconfig`]) around which
 //! sit the adapters: the [`store`], the [`datadir`], and the HTTPS
 //! [`server`]. [`run`] assembles them.
 
+pub mod allocate;
 pub mod authn;
 pub mod bootstrap;
 pub mod datadir;
