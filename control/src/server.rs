@@ -26,6 +26,7 @@ use crate::{
     pki::CertifiedKey,
     request::{self, Endpoint, Query, Request, RequestError, ResourceRequest, Verb},
     resources::{self, ResourceInfo},
+    selector::{ObjectFilter, Seen},
     status::{ApiError, MAX_BODY_BYTES},
     store::{Event, EventKind, Store, WatchItem},
     table,
@@ -316,7 +317,11 @@ impl<S: Store> Api<S> {
                 Ok(self.present(resource, representation, vec![object], None))
             }
             Verb::List => {
-                let list = self.objects.list(resource, ns, &query, |_| true).await?;
+                let filter = object_filter(resource, &query)?;
+                let list = self
+                    .objects
+                    .list(resource, ns, &query, |o| filter.matches(o))
+                    .await?;
                 match representation {
                     Representation::Json => Ok(json_response(StatusCode::OK, &list)),
                     Representation::Table => {
@@ -414,11 +419,14 @@ impl<S: Store> Api<S> {
         query: &Query,
         representation: Representation,
     ) -> Result<Response<Body>, ApiError> {
+        let filter = object_filter(resource, query)?;
         let (initial, after) = match query.resource_version.as_deref() {
             None | Some("0") => {
                 let list = self
                     .objects
-                    .list(resource, namespace, &Query::default(), |_| true)
+                    .list(resource, namespace, &Query::default(), |o| {
+                        filter.matches(o)
+                    })
                     .await?;
                 let revision = meta::parse_revision(
                     list["metadata"]["resourceVersion"].as_str().unwrap_or("0"),
@@ -486,7 +494,7 @@ impl<S: Store> Api<S> {
                 };
                 let line = match item {
                     None => return,
-                    Some(Ok(WatchItem::Event(event))) => match watch_event(&event) {
+                    Some(Ok(WatchItem::Event(event))) => match watch_event(&event, &filter) {
                         Some(line) => line,
                         None => continue,
                     },
@@ -521,14 +529,33 @@ impl<S: Store> Api<S> {
     }
 }
 
-/// A store event as a watch event line, if its object decodes.
-fn watch_event(event: &Event) -> Option<Value> {
-    let mut object: Value = serde_json::from_slice(&event.record.value).ok()?;
+/// The request's selectors as a filter (400 when malformed or unsupported).
+fn object_filter(resource: &ResourceInfo, query: &Query) -> Result<ObjectFilter, ApiError> {
+    ObjectFilter::new(
+        resource.kind,
+        query.label_selector.as_deref(),
+        query.field_selector.as_deref(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// A store event as this watcher sees it through `filter`, if at all.
+fn watch_event(event: &Event, filter: &ObjectFilter) -> Option<Value> {
+    let decode = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).ok();
+    let mut object = decode(&event.record.value)?;
     meta::set_revision(&mut object, event.revision());
-    let kind = match event.kind {
-        EventKind::Created => "ADDED",
-        EventKind::Updated => "MODIFIED",
-        EventKind::Deleted => "DELETED",
+    let seen = match event.kind {
+        EventKind::Created => filter.matches(&object).then_some(Seen::Added),
+        EventKind::Deleted => filter.matches(&object).then_some(Seen::Deleted),
+        EventKind::Updated => {
+            let before = event.prev.as_ref().and_then(|p| decode(&p.value));
+            filter.update(before.as_ref(), &object)
+        }
+    }?;
+    let kind = match seen {
+        Seen::Added => "ADDED",
+        Seen::Modified => "MODIFIED",
+        Seen::Deleted => "DELETED",
     };
     Some(json!({"type": kind, "object": object}))
 }

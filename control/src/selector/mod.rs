@@ -16,12 +16,14 @@
 //! cannot represent, is rejected with its own message, see [`SelectorError`]).
 
 mod field;
+mod filter;
 mod label;
 
 pub use field::{
     FieldOperator, FieldRequirement, FieldSelector, FieldSet, check_supported, escape_field_value,
     fields_of, parse_field_selector,
 };
+pub use filter::{ObjectFilter, Seen};
 pub use label::{
     BadValue, InvalidValue, InvalidValues, RequirementError, from_label_selector, from_map,
     parse_label_selector,
