@@ -49,6 +49,9 @@ pub fn control(args: ControlArgs) -> anyhow::Result<()> {
             data_dir: args.data_dir,
             listen: args.listen,
             service_cidr: args.service_cidr,
+            cluster_cidr: args.cluster_cidr,
+            node_cidr_size: args.node_cidr_size,
+            node_port_range: args.node_port_range.first..=args.node_port_range.last,
         };
         strait_control::run(config, shutdown)
             .await

@@ -9,6 +9,7 @@
 //! [`server`]. [`run`] assembles them.
 
 pub mod allocate;
+pub mod allocation;
 pub mod authn;
 pub mod bootstrap;
 pub mod datadir;
@@ -37,6 +38,12 @@ pub struct ControlConfig {
     pub listen: SocketAddr,
     /// The Service CIDR; its first address is the `kubernetes` Service's.
     pub service_cidr: ipnet::IpNet,
+    /// The CIDR node pod CIDRs are carved from.
+    pub cluster_cidr: ipnet::IpNet,
+    /// The prefix length of each node's pod CIDR.
+    pub node_cidr_size: u8,
+    /// The NodePort range.
+    pub node_port_range: std::ops::RangeInclusive<u16>,
 }
 
 /// Why the control plane stopped with an error.
@@ -57,6 +64,9 @@ pub enum ControlError {
     /// The service CIDR has no first address.
     #[error("service CIDR {0} has no usable address")]
     ServiceCidr(ipnet::IpNet),
+    /// An allocation range is unusable.
+    #[error("allocation ranges: {0}")]
+    Ranges(#[from] allocate::RangeError),
 }
 
 /// The address clients should use for `listen` (loopback for a wildcard).
@@ -66,6 +76,33 @@ fn advertised(listen: SocketAddr) -> SocketAddr {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     addr
+}
+
+/// Allocators holding what every stored Service and Node already has.
+async fn restore_allocators<S: store::Store>(
+    objects: &objects::Objects<S>,
+    config: &ControlConfig,
+) -> Result<allocation::Allocators, ControlError> {
+    let mut allocators = allocation::Allocators::new(
+        config.service_cidr,
+        config.node_port_range.clone(),
+        config.cluster_cidr,
+        config.node_cidr_size,
+    )?;
+    for plural in ["services", "nodes"] {
+        let Some(resource) = resources::find("", "v1", plural) else {
+            continue;
+        };
+        let list = objects
+            .list(resource, None, &request::Query::default(), |_| true)
+            .await
+            .map_err(ControlError::Bootstrap)?;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        for problem in allocators.restore(items.iter().map(|o| (resource.kind, o))) {
+            tracing::warn!(%problem, "a stored object holds an address that cannot be allocated");
+        }
+    }
+    Ok(allocators)
 }
 
 /// Runs the API server until `shutdown` fires.
@@ -84,6 +121,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     bootstrap::ensure_defaults(&objects, kubernetes_ip, config.listen.port())
         .await
         .map_err(ControlError::Bootstrap)?;
+    let allocators = restore_allocators(&objects, &config).await?;
     let tls = server::tls_config(&material.serving)?;
     let listener = server::bind(config.listen).await?;
     tracing::info!(
@@ -93,6 +131,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     );
     let api = Arc::new(server::Api::new(
         objects,
+        allocators,
         authn::Authenticator::from_tokens(&material.tokens),
         advertised.to_string(),
         shutdown,

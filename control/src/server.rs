@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    allocation::{Allocators, Claims, claims_of},
     authn::{Authenticator, User},
     discovery,
     objects::{self, Objects, meta},
@@ -80,6 +81,8 @@ pub fn tls_config(serving: &CertifiedKey) -> Result<Arc<rustls::ServerConfig>, S
 /// The API: what every request is served from.
 pub struct Api<S> {
     objects: Objects<S>,
+    /// Held only for in-memory bookkeeping, never across an await.
+    allocators: std::sync::Mutex<Allocators>,
     authn: Authenticator,
     /// `host:port` clients reach the server at (for `/api`).
     server_address: String,
@@ -90,12 +93,14 @@ impl<S: Store> Api<S> {
     /// An API over `objects`, authenticating with `authn`.
     pub fn new(
         objects: Objects<S>,
+        allocators: Allocators,
         authn: Authenticator,
         server_address: String,
         shutdown: CancellationToken,
     ) -> Api<S> {
         Api {
             objects,
+            allocators: std::sync::Mutex::new(allocators),
             authn,
             server_address,
             shutdown,
@@ -343,16 +348,34 @@ impl<S: Store> Api<S> {
                 {
                     self.require_namespace(ns).await?;
                 }
-                let created = self.objects.create(resource, ns, body).await?;
-                Ok(json_response(StatusCode::CREATED, &created))
+                let mut body = body;
+                let claims = self.allocate(resource, &Claims::default(), &mut body, name)?;
+                match self.objects.create(resource, ns, body).await {
+                    Ok(created) => Ok(json_response(StatusCode::CREATED, &created)),
+                    Err(e) => {
+                        self.release(&claims);
+                        Err(e)
+                    }
+                }
             }
             Verb::Update => {
-                let body = read_json(http).await?;
-                let updated = self
-                    .objects
-                    .update(resource, ns, name, body, status_only)
-                    .await?;
-                Ok(json_response(StatusCode::OK, &updated))
+                let mut body = read_json(http).await?;
+                if status_only {
+                    let updated = self.objects.update(resource, ns, name, body, true).await?;
+                    return Ok(json_response(StatusCode::OK, &updated));
+                }
+                let old = claims_of(resource.kind, &self.objects.get(resource, ns, name).await?);
+                let new = self.allocate(resource, &old, &mut body, name)?;
+                match self.objects.update(resource, ns, name, body, false).await {
+                    Ok(updated) => {
+                        self.release(&difference(&old, &new));
+                        Ok(json_response(StatusCode::OK, &updated))
+                    }
+                    Err(e) => {
+                        self.release(&difference(&new, &old));
+                        Err(e)
+                    }
+                }
             }
             Verb::Delete => {
                 let precondition = delete_precondition(http).await?;
@@ -360,9 +383,46 @@ impl<S: Store> Api<S> {
                     .objects
                     .delete(resource, ns, name, precondition)
                     .await?;
+                // Marked for deletion (finalizers) still holds its addresses.
+                if deleted
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_none_or(Value::is_null)
+                {
+                    self.release(&claims_of(resource.kind, &deleted));
+                }
                 Ok(json_response(StatusCode::OK, &deleted))
             }
             Verb::Patch | Verb::DeleteCollection => Err(ApiError::method_not_allowed()),
+        }
+    }
+
+    /// Assigns the addresses a Service or Node write asks for (422 when a
+    /// requested one is taken or out of range).
+    fn allocate(
+        &self,
+        resource: &ResourceInfo,
+        old: &Claims,
+        object: &mut Value,
+        name: &str,
+    ) -> Result<Claims, ApiError> {
+        if !matches!(resource.kind, "Service" | "Node") || !resource.group.is_empty() {
+            return Ok(Claims::default());
+        }
+        let mut allocators = self
+            .allocators
+            .lock()
+            .map_err(|_| ApiError::internal("allocator state poisoned by an earlier panic"))?;
+        allocators
+            .reassign(resource.kind, old, object)
+            .map_err(|causes| {
+                let name = meta::name(object).unwrap_or(name).to_owned();
+                ApiError::invalid(resource.kind, &name, resource, &causes)
+            })
+    }
+
+    fn release(&self, claims: &Claims) {
+        if let Ok(mut allocators) = self.allocators.lock() {
+            allocators.release(claims);
         }
     }
 
@@ -526,6 +586,30 @@ impl<S: Store> Api<S> {
             header::HeaderValue::from_static("application/json"),
         );
         Ok(response)
+    }
+}
+
+/// What `a` holds that `b` does not.
+fn difference(a: &Claims, b: &Claims) -> Claims {
+    Claims {
+        ips: a
+            .ips
+            .iter()
+            .filter(|x| !b.ips.contains(x))
+            .copied()
+            .collect(),
+        ports: a
+            .ports
+            .iter()
+            .filter(|x| !b.ports.contains(x))
+            .copied()
+            .collect(),
+        cidrs: a
+            .cidrs
+            .iter()
+            .filter(|x| !b.cidrs.contains(x))
+            .copied()
+            .collect(),
     }
 }
 
