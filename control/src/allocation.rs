@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     allocate::{AllocError, ClusterIpAllocator, NodePortAllocator, PodCidrAllocator, RangeError},
-    status::Cause,
+    validation::{FieldCause, Path},
 };
 
 /// Everything allocated from the cluster's ranges.
@@ -85,12 +85,18 @@ pub fn claims_of(kind: &str, object: &Value) -> Claims {
     claims
 }
 
-fn cause(field: &str, value: &str, error: &AllocError) -> Cause {
-    Cause {
-        reason: "FieldValueInvalid".into(),
-        field: field.into(),
-        message: format!("Invalid value: \"{value}\": failed to allocate: {error}"),
+/// A path such as `spec.ports[0].nodePort` from its dotted form.
+fn path(dotted: &str) -> Path {
+    let mut parts = dotted.split('.');
+    let mut path = Path::new(parts.next().unwrap_or(""));
+    for part in parts {
+        path = path.child(part);
     }
+    path
+}
+
+fn cause(field: &str, value: &str, error: &AllocError) -> FieldCause {
+    FieldCause::invalid(&path(field), value, &format!("failed to allocate: {error}"))
 }
 
 impl Allocators {
@@ -153,7 +159,7 @@ impl Allocators {
     /// Assigns what a new object asks for (explicit values are honoured or
     /// refused, empty ones chosen) and returns what it now holds. On error
     /// nothing stays allocated.
-    pub fn assign(&mut self, kind: &str, object: &mut Value) -> Result<Claims, Vec<Cause>> {
+    pub fn assign(&mut self, kind: &str, object: &mut Value) -> Result<Claims, Vec<FieldCause>> {
         self.reassign(kind, &Claims::default(), object)
     }
 
@@ -166,7 +172,7 @@ impl Allocators {
         kind: &str,
         old: &Claims,
         object: &mut Value,
-    ) -> Result<Claims, Vec<Cause>> {
+    ) -> Result<Claims, Vec<FieldCause>> {
         let mut taken = Claims::default();
         let result = match kind {
             "Service" => self.assign_service(old, object, &mut taken),
@@ -187,16 +193,18 @@ impl Allocators {
         old: &Claims,
         svc: &mut Value,
         taken: &mut Claims,
-    ) -> Result<(), Cause> {
+    ) -> Result<(), FieldCause> {
         let external_name = service_type(svc) == "ExternalName";
         match str_at(svc, "/spec/clusterIP") {
             _ if external_name => {}
             Some("None") => {}
             Some(requested) => {
-                let ip: IpAddr = requested.parse().map_err(|_| Cause {
-                    reason: "FieldValueInvalid".into(),
-                    field: "spec.clusterIPs[0]".into(),
-                    message: format!("Invalid value: \"{requested}\": must be a valid IP address"),
+                let ip: IpAddr = requested.parse().map_err(|_| {
+                    FieldCause::invalid(
+                        &path("spec.clusterIPs[0]"),
+                        requested,
+                        "must be a valid IP address",
+                    )
                 })?;
                 if !old.ips.contains(&ip) {
                     self.cluster_ips
@@ -230,12 +238,12 @@ impl Allocators {
                 .filter(|p| *p != 0);
             let port = match requested {
                 Some(p) => {
-                    let port = u16::try_from(p).map_err(|_| Cause {
-                        reason: "FieldValueInvalid".into(),
-                        field: format!("spec.ports[{i}].nodePort"),
-                        message: format!(
-                            "Invalid value: {p}: must be between 1 and 65535, inclusive"
-                        ),
+                    let port = u16::try_from(p).map_err(|_| {
+                        FieldCause::invalid(
+                            &path(&format!("spec.ports[{i}].nodePort")),
+                            i64::try_from(p).unwrap_or(i64::MAX),
+                            "must be between 1 and 65535, inclusive",
+                        )
                     })?;
                     // The same port may serve TCP and UDP of one Service.
                     if !old.ports.contains(&port) && !taken.ports.contains(&port) {
@@ -270,13 +278,11 @@ impl Allocators {
         old: &Claims,
         node: &mut Value,
         taken: &mut Claims,
-    ) -> Result<(), Cause> {
+    ) -> Result<(), FieldCause> {
         let cidr = match str_at(node, "/spec/podCIDR") {
             Some(requested) => {
-                let cidr: IpNet = requested.parse().map_err(|_| Cause {
-                    reason: "FieldValueInvalid".into(),
-                    field: "spec.podCIDR".into(),
-                    message: format!("Invalid value: \"{requested}\": must be a valid CIDR"),
+                let cidr: IpNet = requested.parse().map_err(|_| {
+                    FieldCause::invalid(&path("spec.podCIDR"), requested, "must be a valid CIDR")
                 })?;
                 if !old.cidrs.contains(&cidr) {
                     self.pod_cidrs
@@ -313,6 +319,7 @@ fn set_cluster_ip(svc: &mut Value, ip: IpAddr) {
     {
         spec["clusterIP"] = json!(ip.to_string());
         spec["clusterIPs"] = json!([ip.to_string()]);
+        spec["ipFamilies"] = json!([if ip.is_ipv4() { "IPv4" } else { "IPv6" }]);
     }
 }
 

@@ -53,7 +53,11 @@ pub async fn ensure_defaults<S: Store>(
     let namespaces = resources::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::internal("namespaces are not served"))?;
     for name in DEFAULT_NAMESPACES {
-        create_if_missing(objects.create(namespaces, None, namespace(name)).await)?;
+        create_if_missing(
+            objects
+                .create(namespaces, None, namespace(name), |_| Ok(()))
+                .await,
+        )?;
     }
     let services = resources::find("", "v1", "services")
         .ok_or_else(|| ApiError::internal("services are not served"))?;
@@ -63,6 +67,7 @@ pub async fn ensure_defaults<S: Store>(
                 services,
                 Some("default"),
                 kubernetes_service(kubernetes_ip, api_port),
+                |_| Ok(()),
             )
             .await,
     )

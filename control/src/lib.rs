@@ -13,7 +13,9 @@ pub mod allocation;
 pub mod authn;
 pub mod bootstrap;
 pub mod datadir;
+pub mod defaults;
 pub mod discovery;
+pub mod go_fmt;
 pub mod kubeconfig;
 pub mod objects;
 pub mod pki;
@@ -24,6 +26,7 @@ pub mod server;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod validation;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     allocation::{Allocators, Claims, claims_of},
     authn::{Authenticator, User},
-    discovery,
+    defaults, discovery,
     objects::{self, Objects, meta},
     pki::CertifiedKey,
     request::{self, Endpoint, Query, Request, RequestError, ResourceRequest, Verb},
@@ -31,6 +31,7 @@ use crate::{
     status::{ApiError, MAX_BODY_BYTES},
     store::{Event, EventKind, Store, WatchItem},
     table,
+    validation::{self, ValidateError},
 };
 
 /// A response body: a whole buffer or a stream (watches).
@@ -348,9 +349,19 @@ impl<S: Store> Api<S> {
                 {
                     self.require_namespace(ns).await?;
                 }
-                let mut body = body;
-                let claims = self.allocate(resource, &Claims::default(), &mut body, name)?;
-                match self.objects.create(resource, ns, body).await {
+                let mut claims = Claims::default();
+                let result = self
+                    .objects
+                    .create(resource, ns, body, |object| {
+                        defaults::apply_defaults(resource.kind, object);
+                        if is_core(resource, "Service") {
+                            defaults::prepare_service(object, None);
+                        }
+                        claims = self.allocate(resource, &Claims::default(), object, name)?;
+                        validate(resource, object, None)
+                    })
+                    .await;
+                match result {
                     Ok(created) => Ok(json_response(StatusCode::CREATED, &created)),
                     Err(e) => {
                         self.release(&claims);
@@ -360,13 +371,36 @@ impl<S: Store> Api<S> {
             }
             Verb::Update => {
                 let mut body = read_json(http).await?;
+                let admit = |old: &Value, new: &mut Value| {
+                    defaults::apply_defaults(resource.kind, new);
+                    // Validation reads the version the update is based on.
+                    if meta::resource_version(new).ok().flatten().is_none()
+                        && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
+                        && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+                    {
+                        m.insert("resourceVersion".into(), rv);
+                    }
+                    validate(resource, new, Some(old))
+                };
                 if status_only {
-                    let updated = self.objects.update(resource, ns, name, body, true).await?;
+                    let updated = self
+                        .objects
+                        .update(resource, ns, name, body, true, admit)
+                        .await?;
                     return Ok(json_response(StatusCode::OK, &updated));
                 }
-                let old = claims_of(resource.kind, &self.objects.get(resource, ns, name).await?);
+                let stored = self.objects.get(resource, ns, name).await?;
+                if is_core(resource, "Service") {
+                    // Keeps the addresses a client that omits them already holds.
+                    defaults::prepare_service(&mut body, Some(&stored));
+                }
+                let old = claims_of(resource.kind, &stored);
                 let new = self.allocate(resource, &old, &mut body, name)?;
-                match self.objects.update(resource, ns, name, body, false).await {
+                match self
+                    .objects
+                    .update(resource, ns, name, body, false, admit)
+                    .await
+                {
                     Ok(updated) => {
                         self.release(&difference(&old, &new));
                         Ok(json_response(StatusCode::OK, &updated))
@@ -416,7 +450,7 @@ impl<S: Store> Api<S> {
             .reassign(resource.kind, old, object)
             .map_err(|causes| {
                 let name = meta::name(object).unwrap_or(name).to_owned();
-                ApiError::invalid(resource.kind, &name, resource, &causes)
+                ApiError::invalid(resource, &name, &causes)
             })
     }
 
@@ -586,6 +620,24 @@ impl<S: Store> Api<S> {
             header::HeaderValue::from_static("application/json"),
         );
         Ok(response)
+    }
+}
+
+fn is_core(resource: &ResourceInfo, kind: &str) -> bool {
+    resource.group.is_empty() && resource.kind == kind
+}
+
+/// Validates `object` (against `old` on updates); 422 with the causes.
+fn validate(resource: &ResourceInfo, object: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+    match validation::validate(resource.kind, object, old) {
+        Ok(causes) if causes.is_empty() => Ok(()),
+        Ok(causes) => Err(ApiError::invalid(
+            resource,
+            meta::name(object).unwrap_or(""),
+            &causes,
+        )),
+        Err(ValidateError::UnsupportedKind { .. }) => Ok(()),
+        Err(e) => Err(ApiError::bad_request(e.to_string())),
     }
 }
 

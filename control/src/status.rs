@@ -3,11 +3,12 @@
 //! familiar lines (`Error from server (NotFound): services "web" not
 //! found`). Pure: built here, serialized by the HTTP layer.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    ListMeta, Status, StatusCause, StatusDetails,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status, StatusDetails};
 
-use crate::resources::ResourceInfo;
+use crate::{
+    resources::ResourceInfo,
+    validation::{self, FieldCause},
+};
 
 /// The largest request body accepted, as kube-apiserver's 3 MiB limit.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -24,17 +25,6 @@ pub struct ApiError {
     /// The object it concerns, and field causes for `Invalid` (boxed: it
     /// is large and rare, and errors travel in every `Result`).
     pub details: Option<Box<StatusDetails>>,
-}
-
-/// One invalid field of an object, as a `StatusCause`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cause {
-    /// `FieldValueInvalid`, `FieldValueRequired`, ...
-    pub reason: String,
-    /// The field path, `spec.ports[0].port`.
-    pub field: String,
-    /// What is wrong, as apimachinery words it.
-    pub message: String,
 }
 
 /// `services` in the core group, `deployments.apps` elsewhere.
@@ -181,36 +171,18 @@ impl ApiError {
         )
     }
 
-    /// 422: field causes, summarized as kube-apiserver does.
-    pub fn invalid(kind: &str, name: &str, resource: &ResourceInfo, causes: &[Cause]) -> ApiError {
-        let summary = match causes {
-            [one] => format!("{}: {}", one.field, one.message),
-            many => format!(
-                "[{}]",
-                many.iter()
-                    .map(|c| format!("{}: {}", c.field, c.message))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
+    /// 422: field causes, summarized as kube-apiserver does
+    /// (`Deployment.apps "web" is invalid: ...`).
+    pub fn invalid(resource: &ResourceInfo, name: &str, causes: &[FieldCause]) -> ApiError {
         let mut details = details(resource, name).unwrap_or_default();
-        details.kind = Some(kind.to_owned());
-        details.causes = Some(
-            causes
-                .iter()
-                .map(|c| StatusCause {
-                    reason: Some(c.reason.clone()),
-                    message: Some(c.message.clone()),
-                    field: Some(c.field.clone()),
-                })
-                .collect(),
-        );
+        details.kind = Some(resource.kind.to_owned());
+        details.causes = Some(causes.iter().map(FieldCause::to_status_cause).collect());
         ApiError {
             details: Some(details),
             ..ApiError::new(
                 422,
                 "Invalid",
-                format!("{kind} \"{name}\" is invalid: {summary}"),
+                validation::invalid_message(resource.group, resource.kind, name, causes),
             )
         }
     }
@@ -236,7 +208,7 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources;
+    use crate::{resources, validation::Path};
 
     fn svc() -> &'static ResourceInfo {
         resources::find("", "v1", "services").expect("services")
@@ -270,12 +242,12 @@ mod tests {
 
     #[test]
     fn invalid_carries_causes_and_summarizes_them() {
-        let one = Cause {
-            reason: "FieldValueInvalid".into(),
-            field: "spec.ports[0].port".into(),
-            message: "Invalid value: 0: must be between 1 and 65535, inclusive".into(),
-        };
-        let err = ApiError::invalid("Service", "web", svc(), std::slice::from_ref(&one));
+        let one = FieldCause::invalid(
+            &Path::new("spec").child("ports").index(0).child("port"),
+            0,
+            "must be between 1 and 65535, inclusive",
+        );
+        let err = ApiError::invalid(svc(), "web", std::slice::from_ref(&one));
         assert_eq!(err.code, 422);
         assert_eq!(
             err.message,
@@ -287,9 +259,12 @@ mod tests {
         let causes = status.details.and_then(|d| d.causes).expect("causes");
         assert_eq!(causes[0].field.as_deref(), Some("spec.ports[0].port"));
 
-        let two = ApiError::invalid("Service", "web", svc(), &[one.clone(), one]);
+        let deploy = resources::find("apps", "v1", "deployments").expect("deployments");
+        let other = FieldCause::required(&Path::new("spec").child("selector"), "");
+        let two = ApiError::invalid(deploy, "web", &[one, other]);
         assert!(
-            two.message.contains(": [spec.ports[0].port: "),
+            two.message
+                .starts_with("Deployment.apps \"web\" is invalid: ["),
             "{}",
             two.message
         );

@@ -5,7 +5,12 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::{resources::ResourceInfo, status::ApiError, store::Revision};
+use crate::{
+    resources::ResourceInfo,
+    status::ApiError,
+    store::Revision,
+    validation::{FieldCause, Path},
+};
 
 /// What the server supplies to a create.
 #[derive(Clone, Debug)]
@@ -178,14 +183,12 @@ pub fn prepare_create(
             }
             None => {
                 return Err(ApiError::invalid(
-                    resource.kind,
-                    "",
                     resource,
-                    &[crate::status::Cause {
-                        reason: "FieldValueRequired".into(),
-                        field: "metadata.name".into(),
-                        message: "Required value: name or generateName is required".into(),
-                    }],
+                    "",
+                    &[FieldCause::required(
+                        &Path::new("metadata").child("name"),
+                        "name or generateName is required",
+                    )],
                 ));
             }
         },

@@ -131,14 +131,19 @@ impl<S: Store> Objects<S> {
         &self.store
     }
 
-    /// Creates `object` in `namespace`; returns it as stored.
+    /// Creates `object` in `namespace`; returns it as stored. `admit`
+    /// (defaulting, allocation, validation) sees the object after the
+    /// server's metadata is set and before it is written; its error stops
+    /// the create.
     pub async fn create(
         &self,
         resource: &'static ResourceInfo,
         namespace: Option<&str>,
         mut object: Value,
+        admit: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Value, ApiError> {
         let name = meta::prepare_create(resource, namespace, &mut object, &stamp()?)?;
+        admit(&mut object)?;
         let key = resource.key(namespace, &name);
         let record = self
             .store
@@ -256,6 +261,7 @@ impl<S: Store> Objects<S> {
     /// Replaces object `name` with `object` (or only its status). Without a
     /// resourceVersion in `object` the update is unconditional and retried
     /// if it races another writer; with one, a stale version is a conflict.
+    /// `admit(old, new)` runs on each attempt before the write.
     pub async fn update(
         &self,
         resource: &'static ResourceInfo,
@@ -263,6 +269,7 @@ impl<S: Store> Objects<S> {
         name: &str,
         object: Value,
         status_only: bool,
+        mut admit: impl FnMut(&Value, &mut Value) -> Result<(), ApiError>,
     ) -> Result<Value, ApiError> {
         let precondition = meta::resource_version(&object)?;
         for _ in 0..UPDATE_RETRIES {
@@ -272,6 +279,7 @@ impl<S: Store> Objects<S> {
             }
             let mut new = object.clone();
             meta::prepare_update(resource, namespace, name, &old, &mut new, status_only)?;
+            admit(&old, &mut new)?;
             let key = resource.key(namespace, name);
             // The last finalizer of an object being deleted is gone: delete it.
             let result = if deleting(&new) && !has_finalizers(&new) {

@@ -28,13 +28,15 @@ fn rv(object: &Value) -> i64 {
 async fn create_get_update_delete_round_trip() {
     let (_dir, objects) = objects();
     let created = objects
-        .create(svc(), Some("default"), service("web"))
+        .create(svc(), Some("default"), service("web"), |_| Ok(()))
         .await
         .expect("create");
     assert_eq!(rv(&created), 1);
     assert_eq!(created["metadata"]["uid"].as_str().map(str::len), Some(36));
 
-    let again = objects.create(svc(), Some("default"), service("web")).await;
+    let again = objects
+        .create(svc(), Some("default"), service("web"), |_| Ok(()))
+        .await;
     assert_eq!(again.expect_err("exists").reason, "AlreadyExists");
 
     let got = objects
@@ -54,7 +56,14 @@ async fn create_get_update_delete_round_trip() {
     let mut edited = got.clone();
     edited["spec"]["ports"][0]["port"] = json!(8080);
     let updated = objects
-        .update(svc(), Some("default"), "web", edited.clone(), false)
+        .update(
+            svc(),
+            Some("default"),
+            "web",
+            edited.clone(),
+            false,
+            |_, _| Ok(()),
+        )
         .await
         .expect("update");
     assert_eq!(
@@ -64,13 +73,20 @@ async fn create_get_update_delete_round_trip() {
 
     // The same edit again carries the stale resourceVersion 1.
     let stale = objects
-        .update(svc(), Some("default"), "web", edited, false)
+        .update(svc(), Some("default"), "web", edited, false, |_, _| Ok(()))
         .await;
     assert_eq!(stale.expect_err("stale").reason, "Conflict");
 
     // Without a resourceVersion the update is unconditional.
     let unconditional = objects
-        .update(svc(), Some("default"), "web", service("web"), false)
+        .update(
+            svc(),
+            Some("default"),
+            "web",
+            service("web"),
+            false,
+            |_, _| Ok(()),
+        )
         .await
         .expect("unconditional update");
     assert_eq!(rv(&unconditional), 3);
@@ -96,7 +112,7 @@ async fn finalizers_hold_deletion_until_removed() {
     let mut obj = service("held");
     obj["metadata"]["finalizers"] = json!(["example.com/hold"]);
     objects
-        .create(svc(), Some("default"), obj)
+        .create(svc(), Some("default"), obj, |_| Ok(()))
         .await
         .expect("create");
 
@@ -114,7 +130,9 @@ async fn finalizers_hold_deletion_until_removed() {
     let mut released = still.clone();
     released["metadata"]["finalizers"] = json!([]);
     objects
-        .update(svc(), Some("default"), "held", released, false)
+        .update(svc(), Some("default"), "held", released, false, |_, _| {
+            Ok(())
+        })
         .await
         .expect("remove finalizer");
     assert_eq!(
@@ -134,12 +152,12 @@ async fn lists_page_through_one_snapshot_with_filters() {
         let mut obj = service(&format!("s{i}"));
         obj["metadata"]["labels"] = json!({"odd": (i % 2 == 1).to_string()});
         objects
-            .create(svc(), Some("default"), obj)
+            .create(svc(), Some("default"), obj, |_| Ok(()))
             .await
             .expect("create");
     }
     objects
-        .create(svc(), Some("kube-system"), service("dns"))
+        .create(svc(), Some("kube-system"), service("dns"), |_| Ok(()))
         .await
         .expect("create");
 
@@ -172,7 +190,7 @@ async fn lists_page_through_one_snapshot_with_filters() {
             let mut late = service("s9");
             late["metadata"]["labels"] = json!({"odd": "true"});
             objects
-                .create(svc(), Some("default"), late)
+                .create(svc(), Some("default"), late, |_| Ok(()))
                 .await
                 .expect("create");
         }
@@ -203,7 +221,12 @@ async fn an_expired_continue_token_is_410() {
     let (_dir, objects) = objects();
     for i in 0..3 {
         objects
-            .create(svc(), Some("default"), service(&format!("s{i}")))
+            .create(
+                svc(),
+                Some("default"),
+                service(&format!("s{i}")),
+                |_| Ok(()),
+            )
             .await
             .expect("create");
     }
