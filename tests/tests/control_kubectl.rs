@@ -200,12 +200,107 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
         assert!(k.ok(&["delete", "ns", &name]).contains("deleted"));
     }
 
-    // A restart keeps the data, the credentials and the revision counter.
+    // The example manifests apply; Services get addresses, bad objects are refused.
     let k = Kubectl {
         node,
         binary: kubectl_binary("1.33"),
         kubeconfig: data_dir.join("admin.kubeconfig"),
     };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for manifest in [
+        "webserver.yaml",
+        "blue-green-ingress.yaml",
+        "rsvp.yaml",
+        "headless-dns.yaml",
+    ] {
+        let path = examples.join(manifest);
+        let out = k.ok(&[
+            "apply",
+            "--validate=false",
+            "-f",
+            path.to_str().expect("utf-8"),
+        ]);
+        assert!(out.contains("created"), "{manifest}: {out}");
+    }
+    let all = k.ok(&["get", "all"]);
+    for expected in [
+        "deployment.apps/webserver",
+        "service/web-service",
+        "pod/db-0",
+        "NodePort",
+    ] {
+        assert!(
+            all.contains(expected),
+            "{expected} missing from get all:\n{all}"
+        );
+    }
+    let node_port: u16 = k
+        .ok(&[
+            "get",
+            "svc",
+            "web-service",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ])
+        .parse()
+        .expect("a node port was allocated");
+    assert!((30000..=32767).contains(&node_port));
+    let cluster_ip = k.ok(&[
+        "get",
+        "svc",
+        "web-service",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    assert!(
+        cluster_ip.starts_with("10.96.") && cluster_ip != "10.96.0.1",
+        "{cluster_ip}"
+    );
+    assert_eq!(
+        k.ok(&["get", "svc", "db", "-o", "jsonpath={.spec.clusterIP}"]),
+        "None"
+    );
+    let clash = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: clash\nspec:\n  type: NodePort\n  \
+         selector: {{app: x}}\n  ports:\n  - port: 80\n    nodePort: {node_port}\n"
+    );
+    let clash_path = data_dir.join("clash.yaml");
+    std::fs::write(&clash_path, clash).expect("write");
+    let refused = k.run(&[
+        "apply",
+        "--validate=false",
+        "-f",
+        clash_path.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains("spec.ports[0].nodePort")
+            && stderr.contains("already allocated"),
+        "{stderr}"
+    );
+    let invalid = data_dir.join("invalid.yaml");
+    std::fs::write(
+        &invalid,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: mismatch\nspec:\n  \
+         selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: b}}\n    \
+         spec: {containers: [{name: c, image: x}]}\n",
+    )
+    .expect("write");
+    let refused = k.run(&[
+        "apply",
+        "--validate=false",
+        "-f",
+        invalid.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("The Deployment \"mismatch\" is invalid")
+            && stderr.contains("`selector` does not match template `labels`"),
+        "{stderr}"
+    );
+
+    // A restart keeps the data, the credentials and the revision counter.
     k.apply(&namespace("survivor"));
     let before: i64 = k
         .ok(&[
