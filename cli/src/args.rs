@@ -52,6 +52,12 @@ pub struct ControlArgs {
     /// Port range NodePorts are allocated from, FIRST-LAST.
     #[arg(long, default_value = "30000-32767")]
     pub node_port_range: PortRange,
+    /// Revisions of watch history kept; watchers further behind get 410 Gone.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub watch_history: i64,
+    /// Seconds between compactions of the store's history.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub compaction_interval: u64,
 }
 
 #[derive(Debug, Args)]

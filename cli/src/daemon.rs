@@ -52,6 +52,10 @@ pub fn control(args: ControlArgs) -> anyhow::Result<()> {
             cluster_cidr: args.cluster_cidr,
             node_cidr_size: args.node_cidr_size,
             node_port_range: args.node_port_range.first..=args.node_port_range.last,
+            compaction: strait_control::store::CompactionPolicy {
+                keep: args.watch_history,
+                every: std::time::Duration::from_secs(args.compaction_interval),
+            },
         };
         strait_control::run(config, shutdown)
             .await

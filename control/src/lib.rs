@@ -47,6 +47,8 @@ pub struct ControlConfig {
     pub node_cidr_size: u8,
     /// The NodePort range.
     pub node_port_range: std::ops::RangeInclusive<u16>,
+    /// How much watch history to keep and how often to compact the rest.
+    pub compaction: store::CompactionPolicy,
 }
 
 /// Why the control plane stopped with an error.
@@ -120,6 +122,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     let names = pki::serving_names(config.listen.ip(), kubernetes_ip);
     let material = data.init(&names, &format!("https://{advertised}"))?;
     let store = store::SqliteStore::open(&data.store_path())?;
+    let objects_store = store.clone();
     let objects = objects::Objects::new(store);
     bootstrap::ensure_defaults(&objects, kubernetes_ip, config.listen.port())
         .await
@@ -137,8 +140,47 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
         allocators,
         authn::Authenticator::from_tokens(&material.tokens),
         advertised.to_string(),
-        shutdown,
+        shutdown.clone(),
+    ));
+    let shutdown_token = shutdown;
+    let compactor = tokio::spawn(compact_periodically(
+        objects_store,
+        config.compaction,
+        shutdown_token.clone(),
     ));
     server::serve(listener, tls, api).await;
+    shutdown_token.cancel();
+    let _ = compactor.await;
     Ok(())
+}
+
+/// Compacts the store's history every `policy.every`, keeping
+/// `policy.keep` revisions, until `shutdown`. Watchers further behind get
+/// 410 Gone and re-list, as they would against etcd.
+async fn compact_periodically<S: store::Store>(
+    store: S,
+    policy: store::CompactionPolicy,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(policy.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let current = match store.revision().await {
+            Ok(current) => current,
+            Err(e) => {
+                tracing::warn!(error = %e, "compaction: reading the revision failed");
+                continue;
+            }
+        };
+        if let Some(target) = store::compaction_target(policy, current) {
+            match store.compact(target).await {
+                Ok(()) => tracing::debug!(revision = target, "compacted"),
+                Err(e) => tracing::warn!(error = %e, "compaction failed"),
+            }
+        }
+    }
 }

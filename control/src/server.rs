@@ -29,7 +29,7 @@ use crate::{
     resources::{self, ResourceInfo},
     selector::{ObjectFilter, Seen},
     status::{ApiError, MAX_BODY_BYTES},
-    store::{Event, EventKind, Store, WatchItem},
+    store::{Event, EventKind, Store, StoreError, WatchItem},
     table,
     validation::{self, ValidateError},
 };
@@ -533,12 +533,20 @@ impl<S: Store> Api<S> {
             Some(rv) => (Vec::new(), meta::parse_revision(rv)?),
         };
         let prefix = resource.namespace_prefix(namespace);
-        let mut watch = self
-            .objects
-            .store()
-            .watch(&prefix, after)
-            .await
-            .map_err(|e| objects::store_error(e, resource, ""))?;
+        let mut watch = match self.objects.store().watch(&prefix, after).await {
+            Ok(watch) => watch,
+            // kube-apiserver answers a too-old resourceVersion with 200 and
+            // one ERROR event, and clients (kube-runtime, client-go
+            // reflectors) re-list only on that form.
+            Err(e @ StoreError::Compacted { .. }) => {
+                let status = error_status(&objects::store_error(e, resource, ""));
+                let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": status}))
+                    .unwrap_or_default();
+                line.push(b'\n');
+                return Ok(full(StatusCode::OK, "application/json", line));
+            }
+            Err(e) => return Err(objects::store_error(e, resource, "")),
+        };
         let bookmarks = query.allow_watch_bookmarks;
         let timeout = query
             .timeout_seconds
