@@ -1,0 +1,287 @@
+//! strait control against kube-rs clients inside a virtual node: writes
+//! acknowledged with a 2xx survive SIGKILL of the server, and a
+//! kube-runtime watcher that falls behind compacted history re-lists
+//! after its 410 Gone and carries on.
+
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    path::Path,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::{
+    Api, Client, Config,
+    api::{ListParams, ObjectMeta, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    runtime::{WatchStreamExt as _, watcher},
+};
+use strait_tests::{Cluster, ClusterSpec, Node, Process, privileged, wait_until};
+
+const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+
+fn start_control(node: &Node, data_dir: &Path, extra: &[&str]) -> Process {
+    let listen = format!("{}:6443", node.ip());
+    let mut args = vec![
+        "control",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    let process = node.spawn_strait(&args).expect("strait control starts");
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    wait_until(
+        "the API server to answer /readyz",
+        Duration::from_secs(20),
+        || {
+            let mut cmd = node.netns().command(KUBECTL, None).ok()?;
+            cmd.arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["get", "--raw", "/readyz"]);
+            cmd.output().ok()?.status.success().then_some(())
+        },
+    )
+    .expect("API server ready");
+    process
+}
+
+type Work<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A kube client for the admin kubeconfig.
+async fn client(kubeconfig: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("client config");
+    Client::try_from(config).expect("client")
+}
+
+/// A multi-threaded runtime whose sockets live in `node`'s network namespace
+/// (its worker threads are spawned from, and so inherit, the netns thread).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs `work` with a kube client inside the node's network namespace.
+fn with_client<T: Send>(
+    node: &Node,
+    kubeconfig: &Path,
+    work: impl FnOnce(Client) -> Work<T> + Send,
+) -> T {
+    node.netns()
+        .run(|| runtime().block_on(async { work(client(kubeconfig).await).await }))
+        .expect("entered the node netns")
+}
+
+fn config_map(name: &str, value: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([("value".into(), value.into())])),
+        ..ConfigMap::default()
+    }
+}
+
+#[test]
+fn writes_acknowledged_over_http_survive_sigkill() {
+    if !privileged("writes_acknowledged_over_http_survive_sigkill") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    let acked: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let mut last_list_revision = 0u64;
+
+    for round in 0..4u64 {
+        let control = start_control(node, &data_dir, &[]);
+        let pid = control.pid();
+        // Writers hammer the API; the server dies under them.
+        let acked_in_round = acked.clone();
+        with_client(node, &kubeconfig, move |client| {
+            Box::pin(async move {
+                let api: Api<ConfigMap> = Api::namespaced(client, "default");
+                let stop = Arc::new(AtomicBool::new(false));
+                let mut writers = Vec::new();
+                for w in 0..4 {
+                    let (api, acked, stop) = (api.clone(), acked_in_round.clone(), stop.clone());
+                    writers.push(tokio::spawn(async move {
+                        for i in 0.. {
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            let name = format!("crash-{round}-{w}-{i}");
+                            let cm = config_map(&name, "v");
+                            match api.create(&PostParams::default(), &cm).await {
+                                Ok(created) => {
+                                    let rv = created
+                                        .metadata
+                                        .resource_version
+                                        .and_then(|r| r.parse().ok())
+                                        .expect("numeric resourceVersion");
+                                    acked.lock().expect("lock").insert(name, rv);
+                                }
+                                Err(_) => break, // the server is gone
+                            }
+                        }
+                    }));
+                }
+                tokio::time::sleep(Duration::from_millis(300 + 150 * round)).await;
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .expect("SIGKILL");
+                stop.store(true, Ordering::Relaxed);
+                for writer in writers {
+                    let _ = writer.await;
+                }
+            })
+        });
+        drop(control);
+
+        // After a restart every acknowledged write is there, unchanged.
+        let _control = start_control(node, &data_dir, &[]);
+        let expected = acked.lock().expect("lock").clone();
+        let (stored, list_revision) = with_client(node, &kubeconfig, |client| {
+            Box::pin(async move {
+                let api: Api<ConfigMap> = Api::namespaced(client, "default");
+                let list = api.list(&ListParams::default()).await.expect("list");
+                let revision: u64 = list
+                    .metadata
+                    .resource_version
+                    .and_then(|r| r.parse().ok())
+                    .expect("list revision");
+                let stored: BTreeMap<String, u64> = list
+                    .items
+                    .into_iter()
+                    .filter_map(|cm| {
+                        Some((
+                            cm.metadata.name?,
+                            cm.metadata.resource_version?.parse().ok()?,
+                        ))
+                    })
+                    .collect();
+                (stored, revision)
+            })
+        });
+        for (name, rv) in &expected {
+            assert_eq!(
+                stored.get(name),
+                Some(rv),
+                "round {round}: acknowledged {name} lost or changed"
+            );
+        }
+        assert!(
+            list_revision >= last_list_revision,
+            "resourceVersion went backwards"
+        );
+        last_list_revision = list_revision;
+    }
+    let total = acked.lock().expect("lock").len();
+    assert!(
+        total > 40,
+        "the writers made real progress ({total} acknowledged writes)"
+    );
+}
+
+#[test]
+fn a_kube_runtime_watcher_relists_after_410_and_catches_up() {
+    if !privileged("a_kube_runtime_watcher_relists_after_410_and_catches_up") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    // Tiny history, compacted every second: a watcher that misses a few
+    // writes can only resume through a re-list.
+    let tight = ["--watch-history", "3", "--compaction-interval", "1"];
+    let control = Mutex::new(Some(start_control(node, &data_dir, &tight)));
+    let restart = |node: &Node| {
+        let old = control.lock().expect("lock").take();
+        if let Some(old) = old {
+            let _ = old.stop(Duration::from_secs(5));
+        }
+        *control.lock().expect("lock") = Some(start_control(node, &data_dir, &tight));
+    };
+
+    node.netns()
+        .run(|| {
+            runtime().block_on(async {
+                let api: Api<ConfigMap> = Api::namespaced(client(&kubeconfig).await, "default");
+                api.create(&PostParams::default(), &config_map("first", "1"))
+                    .await
+                    .expect("create");
+
+                let mut events = watcher(api.clone(), watcher::Config::default())
+                    .default_backoff()
+                    .boxed();
+                // The initial list delivers "first".
+                let mut saw_first = false;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    assert!(Instant::now() < deadline, "no initial list within 20 s");
+                    match tokio::time::timeout(Duration::from_secs(5), events.next()).await {
+                        Ok(Some(Ok(watcher::Event::InitApply(cm)))) => {
+                            saw_first |= cm.metadata.name.as_deref() == Some("first");
+                        }
+                        Ok(Some(Ok(watcher::Event::InitDone))) => break,
+                        _ => {}
+                    }
+                }
+                assert!(saw_first, "the initial list holds the object");
+
+                // The stream is lazy: while it is not polled it cannot
+                // reconnect. The server restarts, many writes land, and
+                // compaction runs past the watcher's resourceVersion.
+                tokio::task::block_in_place(|| restart(node));
+                for i in 0..20 {
+                    api.create(
+                        &PostParams::default(),
+                        &config_map(&format!("later-{i}"), "x"),
+                    )
+                    .await
+                    .expect("create while the watcher is away");
+                }
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+
+                // Its resume gets 410 Gone; it re-lists and the re-list holds
+                // what it missed.
+                let mut relisted = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < deadline {
+                    match tokio::time::timeout(Duration::from_secs(5), events.next()).await {
+                        Ok(Some(Ok(watcher::Event::Init))) => relisted.clear(),
+                        Ok(Some(Ok(watcher::Event::InitApply(cm)))) => {
+                            relisted.extend(cm.metadata.name);
+                        }
+                        Ok(Some(Ok(watcher::Event::InitDone))) => break,
+                        _ => {}
+                    }
+                }
+                assert!(
+                    relisted.iter().any(|n| n == "later-19")
+                        && relisted.iter().any(|n| n == "first"),
+                    "the re-list after 410 holds every object: {relisted:?}"
+                );
+            });
+        })
+        .expect("entered the node netns");
+}
