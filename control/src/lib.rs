@@ -17,6 +17,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod go_fmt;
 pub mod kubeconfig;
+pub mod namespaces;
 pub mod objects;
 pub mod pki;
 pub mod request;
@@ -135,11 +136,25 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
         kubeconfig = %data.kubeconfig_path().display(),
         "API server ready"
     );
+    let (terminating, finalize_requests) = tokio::sync::mpsc::unbounded_channel();
     let api = Arc::new(server::Api::new(
         objects,
         allocators,
         authn::Authenticator::from_tokens(&material.tokens),
         advertised.to_string(),
+        terminating.clone(),
+        shutdown.clone(),
+    ));
+    // Namespaces a previous run left Terminating are finished first.
+    for name in namespaces::terminating(&api)
+        .await
+        .map_err(ControlError::Bootstrap)?
+    {
+        let _ = terminating.send(name);
+    }
+    let finalizer = tokio::spawn(namespaces::run(
+        api.clone(),
+        finalize_requests,
         shutdown.clone(),
     ));
     let shutdown_token = shutdown;
@@ -151,6 +166,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     server::serve(listener, tls, api).await;
     shutdown_token.cancel();
     let _ = compactor.await;
+    let _ = finalizer.await;
     Ok(())
 }
 

@@ -87,6 +87,8 @@ pub struct Api<S> {
     authn: Authenticator,
     /// `host:port` clients reach the server at (for `/api`).
     server_address: String,
+    /// Names of namespaces marked for deletion, for the namespace finalizer.
+    terminating: tokio::sync::mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
 }
 
@@ -97,6 +99,7 @@ impl<S: Store> Api<S> {
         allocators: Allocators,
         authn: Authenticator,
         server_address: String,
+        terminating: tokio::sync::mpsc::UnboundedSender<String>,
         shutdown: CancellationToken,
     ) -> Api<S> {
         Api {
@@ -104,8 +107,40 @@ impl<S: Store> Api<S> {
             allocators: std::sync::Mutex::new(allocators),
             authn,
             server_address,
+            terminating,
             shutdown,
         }
+    }
+
+    /// The object verbs.
+    pub fn objects(&self) -> &Objects<S> {
+        &self.objects
+    }
+
+    /// Deletes one object; once it is really gone (not held by finalizers)
+    /// its addresses go back to the allocators, and a namespace marked for
+    /// deletion is handed to the namespace finalizer.
+    pub async fn delete_object(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        precondition: Option<i64>,
+    ) -> Result<Value, ApiError> {
+        let deleted = self
+            .objects
+            .delete(resource, namespace, name, precondition)
+            .await?;
+        let marked = deleted
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|t| !t.is_null());
+        if !marked {
+            self.release(&claims_of(resource.kind, &deleted));
+        } else if is_core(resource, "Namespace") {
+            // The receiver only goes away at shutdown; a restart resumes.
+            let _ = self.terminating.send(name.to_owned());
+        }
+        Ok(deleted)
     }
 }
 
@@ -357,6 +392,13 @@ impl<S: Store> Api<S> {
                         if is_core(resource, "Service") {
                             defaults::prepare_service(object, None);
                         }
+                        if is_core(resource, "Namespace")
+                            && let Some(obj) = object.as_object_mut()
+                        {
+                            // As kube-apiserver's namespace strategy does on create.
+                            let spec = obj.entry("spec").or_insert_with(|| json!({}));
+                            spec["finalizers"] = json!(["kubernetes"]);
+                        }
                         claims = self.allocate(resource, &Claims::default(), object, name)?;
                         validate(resource, object, None)
                     })
@@ -413,20 +455,37 @@ impl<S: Store> Api<S> {
             }
             Verb::Delete => {
                 let precondition = delete_precondition(http).await?;
-                let deleted = self
-                    .objects
-                    .delete(resource, ns, name, precondition)
-                    .await?;
-                // Marked for deletion (finalizers) still holds its addresses.
-                if deleted
-                    .pointer("/metadata/deletionTimestamp")
-                    .is_none_or(Value::is_null)
-                {
-                    self.release(&claims_of(resource.kind, &deleted));
-                }
+                let deleted = self.delete_object(resource, ns, name, precondition).await?;
                 Ok(json_response(StatusCode::OK, &deleted))
             }
-            Verb::Patch | Verb::DeleteCollection => Err(ApiError::method_not_allowed()),
+            Verb::DeleteCollection => {
+                let filter = object_filter(resource, &query)?;
+                let list = self
+                    .objects
+                    .list(resource, ns, &Query::default(), |o| filter.matches(o))
+                    .await?;
+                let mut deleted = Vec::new();
+                for item in list["items"].as_array().into_iter().flatten() {
+                    let (Some(name), item_ns) = (meta::name(item), meta::namespace(item)) else {
+                        continue;
+                    };
+                    match self.delete_object(resource, item_ns, name, None).await {
+                        Ok(object) => deleted.push(object),
+                        Err(e) if e.code == 404 => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({
+                        "apiVersion": resource.api_version,
+                        "kind": resource.list_kind,
+                        "metadata": {},
+                        "items": deleted,
+                    }),
+                ))
+            }
+            Verb::Patch => Err(ApiError::method_not_allowed()),
         }
     }
 

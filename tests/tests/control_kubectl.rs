@@ -58,6 +58,15 @@ impl Kubectl<'_> {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    fn apply_file(&self, path: &Path) -> String {
+        self.ok(&[
+            "apply",
+            "--validate=false",
+            "-f",
+            path.to_str().expect("utf-8 path"),
+        ])
+    }
+
     fn apply(&self, manifest: &str) -> String {
         let path = self
             .kubeconfig
@@ -298,6 +307,45 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
         stderr.contains("The Deployment \"mismatch\" is invalid")
             && stderr.contains("`selector` does not match template `labels`"),
         "{stderr}"
+    );
+
+    // Deleting a namespace deletes what is in it and frees its addresses.
+    let doomed = data_dir.join("doomed.yaml");
+    std::fs::write(
+        &doomed,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata:\n  name: np\n  namespace: doomed\n\
+         spec:\n  type: NodePort\n  selector: {app: x}\n  ports:\n  - port: 80\n    nodePort: 31000\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: doomed\ndata: {a: b}\n",
+    )
+    .expect("write");
+    k.ok(&[
+        "apply",
+        "--validate=false",
+        "-f",
+        doomed.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        k.ok(&["delete", "ns", "doomed", "--timeout=30s"])
+            .contains("deleted")
+    );
+    assert!(k.fails(&["get", "ns", "doomed"]).contains("NotFound"));
+    let leftovers = k.run(&["get", "cm,svc", "-n", "doomed", "-o", "name"]);
+    assert_eq!(
+        String::from_utf8_lossy(&leftovers.stdout),
+        "",
+        "contents deleted"
+    );
+    let reuse = data_dir.join("reuse.yaml");
+    std::fs::write(
+        &reuse,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: reuse\nspec:\n  type: NodePort\n  \
+         selector: {app: x}\n  ports:\n  - port: 80\n    nodePort: 31000\n",
+    )
+    .expect("write");
+    assert!(
+        k.apply_file(&reuse).contains("created"),
+        "the namespace's NodePort was released"
     );
 
     // A restart keeps the data, the credentials and the revision counter.

@@ -114,6 +114,14 @@ fn has_finalizers(object: &Value) -> bool {
         .is_some_and(|f| !f.is_empty())
 }
 
+/// Whether deleting `object` must wait: it has finalizers, or it is a
+/// Namespace, whose contents always go first (kube-apiserver gives every
+/// namespace the `kubernetes` finalizer).
+fn held(resource: &ResourceInfo, object: &Value) -> bool {
+    let namespace = resource.group.is_empty() && resource.kind == "Namespace";
+    has_finalizers(object) || namespace
+}
+
 fn deleting(object: &Value) -> bool {
     object
         .pointer("/metadata/deletionTimestamp")
@@ -316,13 +324,20 @@ impl<S: Store> Objects<S> {
             return Err(ApiError::conflict(resource, name));
         }
         let key = resource.key(namespace, name);
-        if has_finalizers(&object) {
+        if held(resource, &object) {
             if deleting(&object) {
                 return Ok(object);
             }
             if let Some(m) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("deletionTimestamp".into(), Value::String(stamp()?.now));
                 m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            if resource.kind == "Namespace"
+                && let Some(status) = object
+                    .as_object_mut()
+                    .map(|o| o.entry("status").or_insert_with(|| json!({})))
+            {
+                status["phase"] = json!("Terminating");
             }
             let written = self
                 .store
@@ -335,6 +350,24 @@ impl<S: Store> Objects<S> {
         let deleted = self
             .store
             .delete(&key, Some(record.mod_revision))
+            .await
+            .map_err(|e| store_error(e, resource, name))?;
+        meta::set_revision(&mut object, deleted.mod_revision);
+        Ok(object)
+    }
+
+    /// Deletes object `name` now, whatever holds it: what a finalizer does
+    /// once its work is done (the namespace finalizer after the contents).
+    pub async fn remove(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let (mut object, record) = self.read(resource, namespace, name).await?;
+        let deleted = self
+            .store
+            .delete(&resource.key(namespace, name), Some(record.mod_revision))
             .await
             .map_err(|e| store_error(e, resource, name))?;
         meta::set_revision(&mut object, deleted.mod_revision);
