@@ -17,6 +17,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod go_fmt;
 pub mod kubeconfig;
+pub mod leader;
 pub mod namespaces;
 pub mod objects;
 pub mod pki;
