@@ -469,6 +469,31 @@ pub fn prepare_service(new: &mut Value, old: Option<&Value>) {
     };
     let needs_ip = |s: &Map<String, Value>| str_of(s, "type") != "ExternalName";
 
+    // dropTypeDependentFields: changing the type away from NodePort or
+    // LoadBalancer drops the node ports and traffic policy the old type
+    // needed, unless the client changed them itself.
+    if needs_node_port(&old) && !needs_node_port(spec) {
+        let old_ports = old
+            .get("ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        each_obj(spec, "ports", |p| {
+            let kept = p
+                .get("nodePort")
+                .is_some_and(|np| old_ports.iter().any(|o| o.get("nodePort") == Some(np)));
+            if kept {
+                p.remove("nodePort");
+            }
+        });
+        if spec.get("externalTrafficPolicy") == old.get("externalTrafficPolicy") {
+            spec.remove("externalTrafficPolicy");
+        }
+        if spec.get("healthCheckNodePort") == old.get("healthCheckNodePort") {
+            spec.remove("healthCheckNodePort");
+        }
+    }
+
     // patchAllocatedValues: a resubmitted manifest keeps what was allocated.
     if needs_ip(&old) && needs_ip(spec) {
         if str_of(spec, "clusterIP").is_empty() && !str_of(&old, "clusterIP").is_empty() {
@@ -714,6 +739,26 @@ fn default_subject(subject: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaving_node_port_drops_its_fields_unless_the_client_changed_them() {
+        let old = json!({"spec": {"type": "NodePort", "externalTrafficPolicy": "Cluster",
+                                  "ports": [{"port": 80, "nodePort": 30086}]}});
+        let mut new = json!({"spec": {"type": "ClusterIP", "externalTrafficPolicy": "Cluster",
+                                      "ports": [{"port": 80, "nodePort": 30086}]}});
+        prepare_service(&mut new, Some(&old));
+        assert!(new["spec"]["ports"][0].get("nodePort").is_none());
+        assert!(new["spec"].get("externalTrafficPolicy").is_none());
+
+        let mut changed = json!({"spec": {"type": "ClusterIP", "externalTrafficPolicy": "Local",
+                                          "ports": [{"port": 80, "nodePort": 31000}]}});
+        prepare_service(&mut changed, Some(&old));
+        assert_eq!(
+            changed["spec"]["ports"][0]["nodePort"], 31000,
+            "the client's own value stays"
+        );
+        assert_eq!(changed["spec"]["externalTrafficPolicy"], "Local");
+    }
     use proptest::prelude::*;
 
     fn defaulted(kind: &str, v: Value) -> Value {

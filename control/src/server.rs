@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     allocation::{Allocators, Claims, claims_of},
     authn::{Authenticator, User},
-    defaults, discovery,
+    defaults, discovery, fields,
     objects::{self, Objects, meta},
+    openapi, patch,
     pki::CertifiedKey,
     request::{self, Endpoint, Query, Request, RequestError, ResourceRequest, Verb},
     resources::{self, ResourceInfo},
@@ -286,12 +287,19 @@ impl<S: Store> Api<S> {
             RequestError::BadQuery(message) => ApiError::bad_request(message),
         })?;
         match parsed {
-            Request::Endpoint(endpoint) => self.endpoint(endpoint),
+            Request::Endpoint(endpoint) => {
+                let accept = req
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                self.endpoint(endpoint, accept)
+            }
             Request::Resource(resource) => self.resource(*resource, req, &user).await,
         }
     }
 
-    fn endpoint(&self, endpoint: Endpoint) -> Result<Response<Body>, ApiError> {
+    fn endpoint(&self, endpoint: Endpoint, accept: &str) -> Result<Response<Body>, ApiError> {
         match endpoint {
             Endpoint::Version => Ok(json_response(
                 StatusCode::OK,
@@ -326,7 +334,27 @@ impl<S: Store> Api<S> {
             Endpoint::Resources { group, version } => discovery::resource_list(&group, &version)
                 .map(|l| json_response(StatusCode::OK, &with_type(l, "APIResourceList", "v1")))
                 .ok_or_else(ApiError::no_such_resource),
-            Endpoint::OpenApiV2 | Endpoint::OpenApiV3(_) => Err(ApiError::no_such_resource()),
+            Endpoint::OpenApiV2 => {
+                if openapi::wants_v2_protobuf(accept) {
+                    let bytes = openapi::v2_protobuf()
+                        .map_err(|e| ApiError::internal(format!("encoding OpenAPI v2: {e}")))?;
+                    Ok(full(
+                        StatusCode::OK,
+                        openapi::V2_PROTOBUF_RESPONSE_CONTENT_TYPE,
+                        bytes,
+                    ))
+                } else {
+                    Ok(full(StatusCode::OK, "application/json", openapi::v2_json()))
+                }
+            }
+            Endpoint::OpenApiV3(None) => Ok(full(
+                StatusCode::OK,
+                "application/json",
+                openapi::v3_index_json(),
+            )),
+            Endpoint::OpenApiV3(Some(path)) => openapi::v3_group_version_json(&path)
+                .map(|doc| full(StatusCode::OK, "application/json", doc))
+                .ok_or_else(ApiError::no_such_resource),
         }
     }
 
@@ -350,7 +378,7 @@ impl<S: Store> Api<S> {
         let name = name.as_deref().unwrap_or("");
         let status_only = subresource.is_some();
         if subresource == Some(resources::Subresource::Scale) {
-            return Err(ApiError::method_not_allowed());
+            return self.scale(verb, resource, ns, name, http).await;
         }
         match verb {
             Verb::Get => {
@@ -379,6 +407,7 @@ impl<S: Store> Api<S> {
             Verb::Watch => self.watch(resource, ns, &query, representation).await,
             Verb::Create => {
                 let body = read_json(http).await?;
+                strict_fields(resource, &query, &body)?;
                 if resource.namespaced
                     && let Some(ns) = ns
                 {
@@ -412,46 +441,12 @@ impl<S: Store> Api<S> {
                 }
             }
             Verb::Update => {
-                let mut body = read_json(http).await?;
-                let admit = |old: &Value, new: &mut Value| {
-                    defaults::apply_defaults(resource.kind, new);
-                    // Validation reads the version the update is based on.
-                    if meta::resource_version(new).ok().flatten().is_none()
-                        && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
-                        && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
-                    {
-                        m.insert("resourceVersion".into(), rv);
-                    }
-                    validate(resource, new, Some(old))
-                };
-                if status_only {
-                    let updated = self
-                        .objects
-                        .update(resource, ns, name, body, true, admit)
-                        .await?;
-                    return Ok(json_response(StatusCode::OK, &updated));
-                }
-                let stored = self.objects.get(resource, ns, name).await?;
-                if is_core(resource, "Service") {
-                    // Keeps the addresses a client that omits them already holds.
-                    defaults::prepare_service(&mut body, Some(&stored));
-                }
-                let old = claims_of(resource.kind, &stored);
-                let new = self.allocate(resource, &old, &mut body, name)?;
-                match self
-                    .objects
-                    .update(resource, ns, name, body, false, admit)
-                    .await
-                {
-                    Ok(updated) => {
-                        self.release(&difference(&old, &new));
-                        Ok(json_response(StatusCode::OK, &updated))
-                    }
-                    Err(e) => {
-                        self.release(&difference(&new, &old));
-                        Err(e)
-                    }
-                }
+                let body = read_json(http).await?;
+                strict_fields(resource, &query, &body)?;
+                let updated = self
+                    .update_object(resource, ns, name, body, status_only)
+                    .await?;
+                Ok(json_response(StatusCode::OK, &updated))
             }
             Verb::Delete => {
                 let precondition = delete_precondition(http).await?;
@@ -485,8 +480,143 @@ impl<S: Store> Api<S> {
                     }),
                 ))
             }
-            Verb::Patch => Err(ApiError::method_not_allowed()),
+            Verb::Patch => {
+                let patch_type = patch_type(&http)?;
+                let bytes = read_body(http).await?;
+                let patched = self
+                    .patch_object(resource, ns, name, patch_type, &bytes, status_only, &query)
+                    .await?;
+                Ok(json_response(StatusCode::OK, &patched))
+            }
         }
+    }
+
+    /// Replaces object `name` (or its status) with `body`: Service address
+    /// bookkeeping, allocation, defaults and validation, then the write.
+    async fn update_object(
+        &self,
+        resource: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        mut body: Value,
+        status_only: bool,
+    ) -> Result<Value, ApiError> {
+        let admit = |old: &Value, new: &mut Value| {
+            defaults::apply_defaults(resource.kind, new);
+            // Validation reads the version the update is based on.
+            if meta::resource_version(new).ok().flatten().is_none()
+                && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
+                && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.insert("resourceVersion".into(), rv);
+            }
+            validate(resource, new, Some(old))
+        };
+        if status_only {
+            return self
+                .objects
+                .update(resource, ns, name, body, true, admit)
+                .await;
+        }
+        let stored = self.objects.get(resource, ns, name).await?;
+        if is_core(resource, "Service") {
+            // Keeps the addresses a client that omits them already holds.
+            defaults::prepare_service(&mut body, Some(&stored));
+        }
+        let old = claims_of(resource.kind, &stored);
+        let new = self.allocate(resource, &old, &mut body, name)?;
+        match self
+            .objects
+            .update(resource, ns, name, body, false, admit)
+            .await
+        {
+            Ok(updated) => {
+                self.release(&difference(&old, &new));
+                Ok(updated)
+            }
+            Err(e) => {
+                self.release(&difference(&new, &old));
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies a patch to the stored object and writes the result on the
+    /// condition that nothing changed in between, retrying when something
+    /// did (unless the patch itself names a resourceVersion), as
+    /// kube-apiserver's guaranteed update does.
+    #[allow(clippy::too_many_arguments)]
+    async fn patch_object(
+        &self,
+        resource: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        patch_type: patch::PatchType,
+        bytes: &[u8],
+        status_only: bool,
+        query: &Query,
+    ) -> Result<Value, ApiError> {
+        const RETRIES: usize = 16;
+        for _ in 0..RETRIES {
+            let current = self.objects.get(resource, ns, name).await?;
+            let patched = patch::apply_patch(resource.kind, patch_type, &current, bytes)
+                .map_err(patch_error)?;
+            strict_fields(resource, query, &patched)?;
+            let client_precondition =
+                meta::resource_version(&patched)? != meta::resource_version(&current)?;
+            match self
+                .update_object(resource, ns, name, patched, status_only)
+                .await
+            {
+                Err(e) if e.reason == "Conflict" && !client_precondition => continue,
+                result => return result,
+            }
+        }
+        Err(ApiError::conflict(resource, name))
+    }
+
+    /// The `/scale` subresource of Deployments and ReplicaSets: an
+    /// autoscaling/v1 Scale view of `spec.replicas`.
+    async fn scale(
+        &self,
+        verb: Verb,
+        resource: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        http: http::Request<Incoming>,
+    ) -> Result<Response<Body>, ApiError> {
+        let object = self.objects.get(resource, ns, name).await?;
+        let current = scale_of(&object);
+        let wanted = match verb {
+            Verb::Get => return Ok(json_response(StatusCode::OK, &current)),
+            Verb::Update => read_json(http).await?,
+            Verb::Patch => {
+                let patch_type = patch_type(&http)?;
+                let bytes = read_body(http).await?;
+                // Scale has no strategic-merge metadata: apply as a merge patch.
+                let patch_type = match patch_type {
+                    patch::PatchType::Strategic => patch::PatchType::Merge,
+                    other => other,
+                };
+                patch::apply_patch("Scale", patch_type, &current, &bytes).map_err(patch_error)?
+            }
+            _ => return Err(ApiError::method_not_allowed()),
+        };
+        let replicas = wanted
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| ApiError::bad_request("Scale spec.replicas must be an integer"))?;
+        let mut updated = object.clone();
+        updated["spec"]["replicas"] = json!(replicas);
+        if let Some(rv) = wanted.pointer("/metadata/resourceVersion").cloned()
+            && let Some(m) = updated.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.insert("resourceVersion".into(), rv);
+        }
+        let written = self
+            .update_object(resource, ns, name, updated, false)
+            .await?;
+        Ok(json_response(StatusCode::OK, &scale_of(&written)))
     }
 
     /// Assigns the addresses a Service or Node write asks for (422 when a
@@ -687,6 +817,75 @@ impl<S: Store> Api<S> {
             header::HeaderValue::from_static("application/json"),
         );
         Ok(response)
+    }
+}
+
+/// An autoscaling/v1 Scale for a Deployment or ReplicaSet.
+fn scale_of(object: &Value) -> Value {
+    let selector = object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let meta = |field: &str| {
+        object
+            .pointer(&format!("/metadata/{field}"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {
+            "name": meta("name"),
+            "namespace": meta("namespace"),
+            "uid": meta("uid"),
+            "resourceVersion": meta("resourceVersion"),
+            "creationTimestamp": meta("creationTimestamp"),
+        },
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {
+            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector,
+        },
+    })
+}
+
+/// The patch type of a PATCH request (415 for anything else).
+fn patch_type(http: &http::Request<Incoming>) -> Result<patch::PatchType, ApiError> {
+    let content_type = http
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    patch::PatchType::from_content_type(content_type).map_err(patch_error)
+}
+
+fn patch_error(e: patch::PatchError) -> ApiError {
+    ApiError {
+        code: e.code(),
+        reason: e.reason(),
+        message: e.message(),
+        details: None,
+    }
+}
+
+/// With `fieldValidation=Strict`, fields the kind does not have are a 400.
+fn strict_fields(resource: &ResourceInfo, query: &Query, object: &Value) -> Result<(), ApiError> {
+    if query.field_validation.as_deref() != Some("Strict") {
+        return Ok(());
+    }
+    let unknown = fields::unknown_fields(resource.kind, object);
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(fields::strict_error(&unknown)))
     }
 }
 
