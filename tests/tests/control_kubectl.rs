@@ -59,12 +59,7 @@ impl Kubectl<'_> {
     }
 
     fn apply_file(&self, path: &Path) -> String {
-        self.ok(&[
-            "apply",
-            "--validate=false",
-            "-f",
-            path.to_str().expect("utf-8 path"),
-        ])
+        self.ok(&["apply", "-f", path.to_str().expect("utf-8 path")])
     }
 
     fn apply(&self, manifest: &str) -> String {
@@ -72,12 +67,7 @@ impl Kubectl<'_> {
             .kubeconfig
             .with_file_name(format!("manifest-{}.yaml", manifest.len()));
         std::fs::write(&path, manifest).expect("manifest written");
-        self.ok(&[
-            "apply",
-            "--validate=false",
-            "-f",
-            path.to_str().expect("utf-8 path"),
-        ])
+        self.ok(&["apply", "-f", path.to_str().expect("utf-8 path")])
     }
 }
 
@@ -206,6 +196,76 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
             printed.lines().filter(|l| l.starts_with(&watched)).count() >= 2,
             "{version}: the watch printed the namespace's creation and deletion:\n{printed}"
         );
+        // Edits: re-apply, label, annotate, scale, set image, patch, explain.
+        let deploy = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {name}\n\
+             spec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    \
+             metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      \
+             - {{name: web, image: \"nginx:1\", env: [{{name: A, value: \"1\"}}, {{name: B, value: \"2\"}}]}}\n"
+        );
+        assert!(k.apply(&deploy).contains("created"));
+        // Re-apply an edit: replicas and image change, env B is removed.
+        let edited = deploy
+            .replace("replicas: 2", "replicas: 3")
+            .replace("nginx:1", "nginx:2")
+            .replace(", {name: B, value: \"2\"}", "");
+        assert!(
+            k.apply(&edited).contains("configured"),
+            "client-side apply patch"
+        );
+        let shown = k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            &name,
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} \
+             {.spec.template.spec.containers[0].env[*].name} {.metadata.generation}",
+        ]);
+        assert_eq!(shown, "3 nginx:2 A 2", "{version}");
+        k.ok(&["label", "deploy", "web", "-n", &name, "tier=front"]);
+        k.ok(&["annotate", "deploy", "web", "-n", &name, "note=hello"]);
+        k.ok(&["scale", "deploy", "web", "-n", &name, "--replicas=5"]);
+        k.ok(&["set", "image", "deploy/web", "-n", &name, "web=nginx:3"]);
+        let shown = k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            &name,
+            "-o",
+            "jsonpath={.metadata.labels.tier} {.metadata.annotations.note} {.spec.replicas} \
+             {.spec.template.spec.containers[0].image}",
+        ]);
+        assert_eq!(shown, "front hello 5 nginx:3", "{version}");
+        let yaml = k.ok(&["get", "deploy", "web", "-n", &name, "-o", "yaml"]);
+        assert!(
+            yaml.contains("kind: Deployment") && yaml.contains("tier: front"),
+            "{yaml}"
+        );
+        let described = k.ok(&["describe", "deploy", "web", "-n", &name]);
+        assert!(
+            described.contains("nginx:3") && described.contains("Replicas:"),
+            "{described}"
+        );
+        let explained = k.ok(&["explain", "deployment.spec.replicas"]);
+        assert!(
+            explained.contains("replicas") && explained.contains("integer"),
+            "{explained}"
+        );
+        let typo = k.kubeconfig.with_file_name("typo.yaml");
+        std::fs::write(
+            &typo,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndta: {a: b}\n",
+        )
+        .expect("write");
+        let strict = k.fails(&["apply", "-n", &name, "-f", typo.to_str().expect("utf-8")]);
+        assert!(
+            strict.contains("unknown field \"dta\""),
+            "{version}: {strict}"
+        );
+
         assert!(k.ok(&["delete", "ns", &name]).contains("deleted"));
     }
 
@@ -223,12 +283,7 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
         "headless-dns.yaml",
     ] {
         let path = examples.join(manifest);
-        let out = k.ok(&[
-            "apply",
-            "--validate=false",
-            "-f",
-            path.to_str().expect("utf-8"),
-        ]);
+        let out = k.ok(&["apply", "-f", path.to_str().expect("utf-8")]);
         assert!(out.contains("created"), "{manifest}: {out}");
     }
     let all = k.ok(&["get", "all"]);
@@ -275,12 +330,7 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
     );
     let clash_path = data_dir.join("clash.yaml");
     std::fs::write(&clash_path, clash).expect("write");
-    let refused = k.run(&[
-        "apply",
-        "--validate=false",
-        "-f",
-        clash_path.to_str().expect("utf-8"),
-    ]);
+    let refused = k.run(&["apply", "-f", clash_path.to_str().expect("utf-8")]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         !refused.status.success()
@@ -296,12 +346,7 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
          spec: {containers: [{name: c, image: x}]}\n",
     )
     .expect("write");
-    let refused = k.run(&[
-        "apply",
-        "--validate=false",
-        "-f",
-        invalid.to_str().expect("utf-8"),
-    ]);
+    let refused = k.run(&["apply", "-f", invalid.to_str().expect("utf-8")]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("The Deployment \"mismatch\" is invalid")
@@ -319,12 +364,7 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: doomed\ndata: {a: b}\n",
     )
     .expect("write");
-    k.ok(&[
-        "apply",
-        "--validate=false",
-        "-f",
-        doomed.to_str().expect("utf-8"),
-    ]);
+    k.ok(&["apply", "-f", doomed.to_str().expect("utf-8")]);
     assert!(
         k.ok(&["delete", "ns", "doomed", "--timeout=30s"])
             .contains("deleted")
