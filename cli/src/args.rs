@@ -55,6 +55,11 @@ pub struct ControlArgs {
     /// Revisions of watch history kept; watchers further behind get 410 Gone.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub watch_history: i64,
+    /// Write DATA_DIR/nodes/NAME.kubeconfig holding node NAME's credential
+    /// (user system:node:NAME, group system:nodes) and exit. The server
+    /// reads credentials at start: mint before starting it.
+    #[arg(long, value_name = "NAME")]
+    pub node_kubeconfig: Option<String>,
     /// Seconds between compactions of the store's history.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub compaction_interval: u64,

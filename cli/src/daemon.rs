@@ -43,6 +43,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// `strait control`.
 pub fn control(args: ControlArgs) -> anyhow::Result<()> {
     init_logging();
+    if let Some(node) = &args.node_kubeconfig {
+        let path = strait_control::write_node_kubeconfig(&args.data_dir, args.listen, node)
+            .with_context(|| format!("writing a kubeconfig for node {node}"))?;
+        println!("{}", path.display());
+        return Ok(());
+    }
     runtime()?.block_on(async {
         let shutdown = shutdown_on_signal()?;
         let config = strait_control::ControlConfig {

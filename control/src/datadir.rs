@@ -160,6 +160,24 @@ impl DataDir {
         })
     }
 
+    /// Writes `nodes/<node>.kubeconfig` (0600) for node `node` against
+    /// `server_url`, creating its token if new; returns the path.
+    pub fn write_node_kubeconfig(
+        &self,
+        node: &str,
+        server_url: &str,
+    ) -> Result<PathBuf, DataDirError> {
+        let token = self.node_token(node)?;
+        let ca_path = self.pki("ca.crt");
+        let ca = fs::read_to_string(&ca_path).map_err(io("reading", &ca_path))?;
+        let config = kubeconfig::render(server_url, &ca, &format!("system:node:{node}"), &token);
+        let dir = self.root.join("nodes");
+        create_private_dir(&dir)?;
+        let path = dir.join(format!("{node}.kubeconfig"));
+        write_atomic(&path, config.as_bytes(), 0o600)?;
+        Ok(path)
+    }
+
     /// Returns node `node`'s token, creating and persisting it if new.
     pub fn node_token(&self, node: &str) -> Result<String, DataDirError> {
         let path = self.root.join("tokens.json");
@@ -338,6 +356,7 @@ mod tests {
 
     #[test]
     fn node_tokens_are_created_once() {
+        use std::os::unix::fs::PermissionsExt as _;
         let tmp = tempfile::TempDir::new().expect("tempdir");
         let dir = DataDir::new(tmp.path());
         assert!(dir.node_token("node-1").is_err(), "before init");
@@ -347,5 +366,12 @@ mod tests {
         assert_ne!(dir.node_token("node-2").expect("token"), token);
         let material = dir.init(&names(), "https://x").expect("re-init");
         assert_eq!(material.tokens.nodes.get("node-1"), Some(&token));
+        let path = dir
+            .write_node_kubeconfig("node-1", "https://x")
+            .expect("kubeconfig");
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.contains(&token) && text.contains("system:node:node-1"));
+        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "it holds a credential");
     }
 }

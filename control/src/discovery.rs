@@ -86,7 +86,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<APIResourceList> {
             singular_name: r.singular.into(),
             namespaced: r.namespaced,
             kind: r.kind.into(),
-            verbs: strings(RESOURCE_VERBS),
+            verbs: strings(if r.stored {
+                RESOURCE_VERBS
+            } else {
+                &["create"]
+            }),
             short_names: (!r.short_names.is_empty()).then(|| strings(r.short_names)),
             categories: (!r.categories.is_empty()).then(|| strings(r.categories)),
             ..APIResource::default()
@@ -173,7 +177,8 @@ mod tests {
                 "discovery.k8s.io",
                 "networking.k8s.io",
                 "coordination.k8s.io",
-                "rbac.authorization.k8s.io"
+                "rbac.authorization.k8s.io",
+                "authorization.k8s.io"
             ]
         );
         let net = group("networking.k8s.io").expect("served");

@@ -11,6 +11,7 @@
 pub mod allocate;
 pub mod allocation;
 pub mod authn;
+pub mod authz;
 pub mod bootstrap;
 pub mod datadir;
 pub mod defaults;
@@ -25,6 +26,7 @@ pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;
+pub mod rbac;
 pub mod request;
 pub mod resources;
 pub mod selector;
@@ -89,6 +91,18 @@ fn advertised(listen: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// Waits (briefly) until the RBAC follower has loaded a policy, so the first
+/// requests are not refused for want of one.
+async fn wait_for_policy(policy: &authz::PolicyCache) {
+    for _ in 0..200 {
+        if policy.get().cluster_role("cluster-admin").is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tracing::warn!("the RBAC policy has not loaded after 2 s; requests may be refused");
+}
+
 /// Allocators holding what every stored Service and Node already has.
 async fn restore_allocators<S: store::Store>(
     objects: &objects::Objects<S>,
@@ -116,6 +130,18 @@ async fn restore_allocators<S: store::Store>(
     Ok(allocators)
 }
 
+/// Writes `data_dir/nodes/<node>.kubeconfig` for node `node` (creating its
+/// token) against the server at `listen`, and returns its path. The data
+/// directory must have been initialised by a first start.
+pub fn write_node_kubeconfig(
+    data_dir: &std::path::Path,
+    listen: SocketAddr,
+    node: &str,
+) -> Result<PathBuf, ControlError> {
+    let server = format!("https://{}", advertised(listen));
+    Ok(datadir::DataDir::new(data_dir).write_node_kubeconfig(node, &server)?)
+}
+
 /// Runs the API server until `shutdown` fires.
 pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(), ControlError> {
     let kubernetes_ip = config
@@ -130,6 +156,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     let store = store::SqliteStore::open(&data.store_path())?;
     let objects_store = store.clone();
     let objects = objects::Objects::new(store);
+    let objects_store_for_authz = objects.clone();
     bootstrap::ensure_defaults(&objects, kubernetes_ip, config.listen.port())
         .await
         .map_err(ControlError::Bootstrap)?;
@@ -141,6 +168,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
         kubeconfig = %data.kubeconfig_path().display(),
         "API server ready"
     );
+    let policy = Arc::new(authz::PolicyCache::default());
     let (terminating, finalize_requests) = tokio::sync::mpsc::unbounded_channel();
     let api = Arc::new(server::Api::new(
         objects,
@@ -148,8 +176,15 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
         authn::Authenticator::from_tokens(&material.tokens),
         advertised.to_string(),
         terminating.clone(),
+        policy.clone(),
         shutdown.clone(),
     ));
+    // The policy is loaded before the first request and followed after.
+    let rbac_follower = {
+        let objects = objects_store_for_authz;
+        tokio::spawn(authz::follow(objects, policy.clone(), shutdown.clone()))
+    };
+    wait_for_policy(&policy).await;
     // Namespaces a previous run left Terminating are finished first.
     for name in namespaces::terminating(&api)
         .await
@@ -172,6 +207,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     shutdown_token.cancel();
     let _ = compactor.await;
     let _ = finalizer.await;
+    let _ = rbac_follower.await;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use k8s_openapi::{
     ClusterResourceScope, ListableResource, NamespaceResourceScope,
     api::{
         apps::v1::{Deployment, ReplicaSet},
+        authorization::v1::SelfSubjectAccessReview,
         coordination::v1::Lease,
         core::v1::{
             ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
@@ -63,6 +64,9 @@ pub struct ResourceInfo {
     pub categories: &'static [&'static str],
     /// Subresources served.
     pub subresources: &'static [Subresource],
+    /// Whether objects are stored; a review (SelfSubjectAccessReview) is
+    /// only created, answered and forgotten.
+    pub stored: bool,
 }
 
 /// Maps k8s-openapi's scope marker types to a flag usable in consts.
@@ -101,6 +105,29 @@ where
         short_names,
         categories,
         subresources,
+        stored: true,
+    }
+}
+
+/// A create-only resource that is answered, not stored.
+const fn review<R>(singular: &'static str) -> ResourceInfo
+where
+    R: k8s_openapi::Resource,
+    R::Scope: Scope,
+{
+    ResourceInfo {
+        group: R::GROUP,
+        version: R::VERSION,
+        api_version: R::API_VERSION,
+        kind: R::KIND,
+        list_kind: "",
+        plural: R::URL_PATH_SEGMENT,
+        singular,
+        namespaced: <R::Scope as Scope>::NAMESPACED,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        stored: false,
     }
 }
 
@@ -128,6 +155,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     info::<ClusterRole>("clusterrole", &[], &[], &[]),
     info::<RoleBinding>("rolebinding", &[], &[], &[]),
     info::<ClusterRoleBinding>("clusterrolebinding", &[], &[], &[]),
+    review::<SelfSubjectAccessReview>("selfsubjectaccessreview"),
 ];
 
 /// The resource served at `group`/`version`/`plural`.

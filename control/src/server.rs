@@ -22,10 +22,11 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     allocation::{Allocators, Claims, claims_of},
     authn::{Authenticator, User},
-    defaults, discovery, fields,
+    authz, defaults, discovery, fields,
     objects::{self, Objects, meta},
     openapi, patch,
     pki::CertifiedKey,
+    protobuf, rbac,
     request::{self, Endpoint, Query, Request, RequestError, ResourceRequest, Verb},
     resources::{self, ResourceInfo},
     selector::{ObjectFilter, Seen},
@@ -90,6 +91,8 @@ pub struct Api<S> {
     server_address: String,
     /// Names of namespaces marked for deletion, for the namespace finalizer.
     terminating: tokio::sync::mpsc::UnboundedSender<String>,
+    /// The RBAC policy in force.
+    policy: Arc<authz::PolicyCache>,
     shutdown: CancellationToken,
 }
 
@@ -101,6 +104,7 @@ impl<S: Store> Api<S> {
         authn: Authenticator,
         server_address: String,
         terminating: tokio::sync::mpsc::UnboundedSender<String>,
+        policy: Arc<authz::PolicyCache>,
         shutdown: CancellationToken,
     ) -> Api<S> {
         Api {
@@ -109,8 +113,101 @@ impl<S: Store> Api<S> {
             authn,
             server_address,
             terminating,
+            policy,
             shutdown,
         }
+    }
+
+    /// 403 unless RBAC allows `user` to do what `attributes` describe.
+    fn authorize(&self, user: &User, attributes: &rbac::Attributes) -> Result<(), ApiError> {
+        let decision = rbac::authorize(&self.policy.get(), &authz::user_info(user), attributes);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        let mut error = match attributes {
+            rbac::Attributes::Resource {
+                verb,
+                api_group,
+                resource,
+                namespace,
+                ..
+            } => match resources::RESOURCES
+                .iter()
+                .find(|r| r.group == api_group && r.plural == resource)
+            {
+                Some(info) => ApiError::forbidden(&user.name, verb, info, namespace.as_deref()),
+                None => ApiError::no_such_resource(),
+            },
+            rbac::Attributes::NonResource { verb, path } => ApiError {
+                code: 403,
+                reason: "Forbidden",
+                message: format!(
+                    "forbidden: User \"{}\" cannot {verb} path \"{path}\"",
+                    user.name
+                ),
+                details: None,
+            },
+        };
+        if !decision.reason().is_empty() {
+            error.message = format!("{}: {}", error.message, decision.reason());
+        }
+        Err(error)
+    }
+
+    /// Answers a SelfSubjectAccessReview: may the caller do this?
+    async fn review(
+        &self,
+        verb: Verb,
+        resource: &ResourceInfo,
+        http: http::Request<Incoming>,
+        user: &User,
+    ) -> Result<Response<Body>, ApiError> {
+        if verb != Verb::Create || resource.kind != "SelfSubjectAccessReview" {
+            return Err(ApiError::method_not_allowed());
+        }
+        let content_type = http
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_owned();
+        let mut review = if protobuf::is_protobuf(&content_type) {
+            let bytes = read_body(http).await?;
+            protobuf::decode(&bytes).map_err(|e| match e {
+                protobuf::ProtobufError::Unsupported(_) => {
+                    ApiError::unsupported_media_type(&content_type)
+                }
+                e => ApiError::bad_request(e.to_string()),
+            })?
+        } else {
+            read_json(http).await?
+        };
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let attributes = if let Some(r) = review.pointer("/spec/resourceAttributes") {
+            rbac::Attributes::Resource {
+                verb: text(r, "verb").unwrap_or_default(),
+                api_group: text(r, "group").unwrap_or_default(),
+                resource: text(r, "resource").unwrap_or_default(),
+                subresource: text(r, "subresource").filter(|s| !s.is_empty()),
+                namespace: text(r, "namespace").filter(|s| !s.is_empty()),
+                name: text(r, "name").filter(|s| !s.is_empty()),
+            }
+        } else if let Some(n) = review.pointer("/spec/nonResourceAttributes") {
+            rbac::Attributes::NonResource {
+                verb: text(n, "verb").unwrap_or_default(),
+                path: text(n, "path").unwrap_or_default(),
+            }
+        } else {
+            return Err(ApiError::bad_request(
+                "spec: exactly one of resourceAttributes or nonResourceAttributes must be set",
+            ));
+        };
+        let decision = rbac::authorize(&self.policy.get(), &authz::user_info(user), &attributes);
+        review["status"] = json!({
+            "allowed": decision.is_allowed(),
+            "reason": decision.reason(),
+        });
+        Ok(json_response(StatusCode::CREATED, &review))
     }
 
     /// The object verbs.
@@ -286,6 +383,15 @@ impl<S: Store> Api<S> {
             RequestError::MethodNotAllowed => ApiError::method_not_allowed(),
             RequestError::BadQuery(message) => ApiError::bad_request(message),
         })?;
+        match &parsed {
+            Request::Endpoint(_) => {
+                self.authorize(&user, &authz::path_attributes(req.uri().path()))?
+            }
+            // Reviews answer questions about the caller: every authenticated
+            // user may ask (system:basic-user), and the answer is the check.
+            Request::Resource(r) if !r.resource.stored => {}
+            Request::Resource(r) => self.authorize(&user, &authz::resource_attributes(r))?,
+        }
         match parsed {
             Request::Endpoint(endpoint) => {
                 let accept = req
@@ -375,6 +481,9 @@ impl<S: Store> Api<S> {
         let ns = namespace.as_deref();
         let representation = representation(http.headers());
         tracing::trace!(user = %user.name, verb = verb.as_str(), resource = resource.plural, "authorized");
+        if !resource.stored {
+            return self.review(verb, resource, http, user).await;
+        }
         let name = name.as_deref().unwrap_or("");
         let status_only = subresource.is_some();
         if subresource == Some(resources::Subresource::Scale) {

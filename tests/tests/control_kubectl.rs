@@ -425,3 +425,108 @@ fn kubectl_works_against_strait_control_and_state_survives_a_restart() {
         "resourceVersions never go backwards ({before} then {after})"
     );
 }
+
+/// RBAC through kubectl: the admin may do anything; a node credential may
+/// read what a node needs and nothing more; `auth can-i` (a protobuf
+/// SelfSubjectAccessReview) answers for both.
+#[test]
+fn rbac_decides_what_each_credential_may_do() {
+    if !privileged("rbac_decides_what_each_credential_may_do") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    // The first start initialises the data dir; node credentials are read
+    // at start, so mint one and restart.
+    let first = start_control(node, &data_dir);
+    let _ = first.stop(Duration::from_secs(10));
+    let minted = node
+        .netns()
+        .command(strait_tests::binary("strait").expect("strait binary"), None)
+        .expect("command")
+        .args(["control", "--data-dir", data_dir.to_str().expect("utf-8")])
+        .args([
+            "--listen",
+            &format!("{}:6443", node.ip()),
+            "--node-kubeconfig",
+            "node-1",
+        ])
+        .output()
+        .expect("strait control --node-kubeconfig");
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let node_kubeconfig = PathBuf::from(String::from_utf8_lossy(&minted.stdout).trim());
+    let _control = start_control(node, &data_dir);
+
+    let admin = Kubectl {
+        node,
+        binary: kubectl_binary("1.33"),
+        kubeconfig: data_dir.join("admin.kubeconfig"),
+    };
+    let kubelet = Kubectl {
+        node,
+        binary: kubectl_binary("1.33"),
+        kubeconfig: node_kubeconfig,
+    };
+    assert_eq!(
+        admin.ok(&["auth", "can-i", "delete", "namespaces"]).trim(),
+        "yes"
+    );
+    assert_eq!(
+        kubelet.ok(&["auth", "can-i", "list", "pods", "-A"]).trim(),
+        "yes"
+    );
+    let no = kubelet.run(&["auth", "can-i", "delete", "namespaces"]);
+    assert_eq!(
+        String::from_utf8_lossy(&no.stdout).trim(),
+        "no",
+        "exit code 1 with 'no'"
+    );
+
+    kubelet.ok(&["get", "pods", "-A"]);
+    kubelet.ok(&["get", "services", "-n", "default"]);
+    let refused = kubelet.fails(&["delete", "ns", "kube-public"]);
+    assert!(
+        refused.contains("(Forbidden)")
+            && refused
+                .contains("User \"system:node:node-1\" cannot delete resource \"namespaces\""),
+        "{refused}"
+    );
+    let refused = kubelet.fails(&["get", "clusterroles"]);
+    assert!(
+        refused.contains("Forbidden") || refused.contains("forbidden"),
+        "{refused}"
+    );
+    // The policy follows writes: binding the node to view lets it read roles.
+    let binding = data_dir.join("node-view.yaml");
+    std::fs::write(
+        &binding,
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: node-view\n\
+         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n\
+         subjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: \"system:node:node-1\"}\n",
+    )
+    .expect("write");
+    assert!(
+        kubelet
+            .fails(&["get", "deploy", "-A"])
+            .contains("Forbidden"),
+        "not yet"
+    );
+    admin.apply_file(&binding);
+    wait_until(
+        "the new binding to take effect",
+        Duration::from_secs(5),
+        || {
+            kubelet
+                .run(&["get", "deploy", "-A"])
+                .status
+                .success()
+                .then_some(())
+        },
+    )
+    .expect("binding applied");
+}
