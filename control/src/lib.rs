@@ -13,9 +13,11 @@ pub mod allocation;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;
+pub mod controllers;
 pub mod datadir;
 pub mod defaults;
 pub mod discovery;
+pub mod endpointslice;
 pub mod fields;
 pub mod go_fmt;
 pub mod kubeconfig;
@@ -197,6 +199,12 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
         finalize_requests,
         shutdown.clone(),
     ));
+    let identity = format!("{advertised}-{}", std::process::id());
+    let controllers = tokio::spawn(controllers::run(
+        api.objects().clone(),
+        identity,
+        shutdown.clone(),
+    ));
     let shutdown_token = shutdown;
     let compactor = tokio::spawn(compact_periodically(
         objects_store,
@@ -208,6 +216,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     let _ = compactor.await;
     let _ = finalizer.await;
     let _ = rbac_follower.await;
+    let _ = controllers.await;
     Ok(())
 }
 

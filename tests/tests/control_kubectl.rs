@@ -530,3 +530,106 @@ fn rbac_decides_what_each_credential_may_do() {
     )
     .expect("binding applied");
 }
+
+/// The EndpointSlice controller: a Service's slice follows its Pods'
+/// readiness within a moment of the write.
+#[test]
+fn endpoint_slices_follow_pod_readiness() {
+    if !privileged("endpoint_slices_follow_pod_readiness") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let _control = start_control(node, &data_dir);
+    let k = Kubectl {
+        node,
+        binary: kubectl_binary("1.33"),
+        kubeconfig: data_dir.join("admin.kubeconfig"),
+    };
+    k.apply(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  \
+         ports:\n  - {name: http, port: 80, targetPort: 8080}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-1\n  labels: {app: web}\nspec:\n  \
+         nodeName: node-1\n  containers:\n  - {name: c, image: x}\n",
+    );
+    let addresses = || {
+        k.ok(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "jsonpath={range .items[*].endpoints[*]}{.addresses[0]}={.conditions.ready} {end}",
+        ])
+    };
+    wait_until(
+        "the Service's (empty) slice",
+        Duration::from_secs(5),
+        || {
+            k.ok(&[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=web",
+                "-o",
+                "name",
+            ])
+            .contains("endpointslice")
+            .then_some(())
+        },
+    )
+    .expect("a slice exists");
+    assert_eq!(addresses(), "", "no pod IP yet");
+
+    // The runtime would report this; here kubectl plays the node.
+    k.ok(&[
+        "patch", "pod", "web-1", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"phase":"Running","podIP":"10.244.1.5","podIPs":[{"ip":"10.244.1.5"}],"conditions":[{"type":"Ready","status":"True"}]}}"#,
+    ]);
+    let started = std::time::Instant::now();
+    wait_until("the pod in the slice", Duration::from_secs(5), || {
+        (addresses().trim() == "10.244.1.5=true").then_some(())
+    })
+    .expect("slice updated");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let endpoints = k.ok(&[
+        "get",
+        "endpoints",
+        "web",
+        "-o",
+        "jsonpath={.subsets[0].addresses[0].ip}",
+    ]);
+    assert_eq!(endpoints, "10.244.1.5");
+
+    // Not ready any more: the endpoint stays, marked not ready.
+    k.ok(&[
+        "patch",
+        "pod",
+        "web-1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"Ready","status":"False"}]}}"#,
+    ]);
+    wait_until("the pod marked not ready", Duration::from_secs(5), || {
+        (addresses().trim() == "10.244.1.5=false").then_some(())
+    })
+    .expect("slice updated");
+    k.ok(&["delete", "svc", "web"]);
+    wait_until(
+        "the slice removed with its Service",
+        Duration::from_secs(5),
+        || {
+            k.ok(&["get", "endpointslices", "-o", "name"])
+                .trim()
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .expect("slice removed");
+}
