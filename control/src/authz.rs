@@ -8,14 +8,13 @@ use std::{
 };
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     authn::User,
     objects::Objects,
     rbac::{Attributes, Policy, UserInfo},
-    request::{Query, ResourceRequest},
+    request::ResourceRequest,
     resources,
     status::ApiError,
     store::Store,
@@ -47,21 +46,13 @@ impl PolicyCache {
     }
 }
 
-async fn typed<S: Store, T: DeserializeOwned>(
+async fn typed<S: Store, T: serde::de::DeserializeOwned>(
     objects: &Objects<S>,
     plural: &str,
 ) -> Result<Vec<T>, ApiError> {
     let resource = resources::find("rbac.authorization.k8s.io", "v1", plural)
         .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
-    let list = objects
-        .list(resource, None, &Query::default(), |_| true)
-        .await?;
-    Ok(list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| serde_json::from_value(item.clone()).ok())
-        .collect())
+    objects.list_typed(resource, None).await
 }
 
 /// Builds the policy from every stored RBAC object (in key order, so which

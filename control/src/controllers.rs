@@ -11,7 +11,7 @@ use k8s_openapi::api::{
     core::v1::{Endpoints, Pod, Service},
     discovery::v1::EndpointSlice,
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -65,22 +65,6 @@ pub async fn run<S: Store>(objects: Objects<S>, identity: String, shutdown: Canc
 fn resource(group: &str, plural: &str) -> Result<&'static ResourceInfo, ApiError> {
     resources::find(group, "v1", plural)
         .ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
-}
-
-async fn typed<S: Store, T: DeserializeOwned>(
-    objects: &Objects<S>,
-    resource: &'static ResourceInfo,
-    namespace: Option<&str>,
-) -> Result<Vec<T>, ApiError> {
-    let list = objects
-        .list(resource, namespace, &Query::default(), |_| true)
-        .await?;
-    Ok(list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| serde_json::from_value(item.clone()).ok())
-        .collect())
 }
 
 fn to_value(object: &impl Serialize) -> Result<Value, ApiError> {
@@ -188,9 +172,9 @@ async fn reconcile_namespace<S: Store>(
         resource("discovery.k8s.io", "endpointslices")?,
         resource("", "endpoints")?,
     );
-    let services: Vec<Service> = typed(objects, services_r, Some(namespace)).await?;
-    let pods: Vec<Pod> = typed(objects, pods_r, Some(namespace)).await?;
-    let slices: Vec<EndpointSlice> = typed(objects, slices_r, Some(namespace)).await?;
+    let services: Vec<Service> = objects.list_typed(services_r, Some(namespace)).await?;
+    let pods: Vec<Pod> = objects.list_typed(pods_r, Some(namespace)).await?;
+    let slices: Vec<EndpointSlice> = objects.list_typed(slices_r, Some(namespace)).await?;
     let ns = Some(namespace);
     let service_name = |slice: &EndpointSlice| {
         slice

@@ -266,6 +266,24 @@ impl<S: Store> Objects<S> {
         }))
     }
 
+    /// Every object of `resource` in `namespace` (all when `None`) that
+    /// decodes as `T`, in key order: what in-process controllers read.
+    pub async fn list_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+    ) -> Result<Vec<T>, ApiError> {
+        let list = self
+            .list(resource, namespace, &Query::default(), |_| true)
+            .await?;
+        Ok(list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| serde_json::from_value(item.clone()).ok())
+            .collect())
+    }
+
     /// Replaces object `name` with `object` (or only its status). Without a
     /// resourceVersion in `object` the update is unconditional and retried
     /// if it races another writer; with one, a stale version is a conflict.
