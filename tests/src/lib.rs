@@ -16,6 +16,7 @@ pub mod bpffs;
 pub mod cgroup;
 pub mod cluster;
 pub mod cni;
+pub mod control;
 pub mod error;
 pub mod leaks;
 pub mod names;

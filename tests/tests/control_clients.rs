@@ -23,35 +23,10 @@ use kube::{
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{WatchStreamExt as _, watcher},
 };
-use strait_tests::{Cluster, ClusterSpec, Node, Process, privileged, wait_until};
-
-const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+use strait_tests::{Cluster, ClusterSpec, Node, Process, privileged};
 
 fn start_control(node: &Node, data_dir: &Path, extra: &[&str]) -> Process {
-    let listen = format!("{}:6443", node.ip());
-    let mut args = vec![
-        "control",
-        "--data-dir",
-        data_dir.to_str().expect("utf-8"),
-        "--listen",
-        &listen,
-    ];
-    args.extend_from_slice(extra);
-    let process = node.spawn_strait(&args).expect("strait control starts");
-    let kubeconfig = data_dir.join("admin.kubeconfig");
-    wait_until(
-        "the API server to answer /readyz",
-        Duration::from_secs(20),
-        || {
-            let mut cmd = node.netns().command(KUBECTL, None).ok()?;
-            cmd.arg("--kubeconfig")
-                .arg(&kubeconfig)
-                .args(["get", "--raw", "/readyz"]);
-            cmd.output().ok()?.status.success().then_some(())
-        },
-    )
-    .expect("API server ready");
-    process
+    strait_tests::control::start(node, data_dir, extra).expect("API server ready")
 }
 
 type Work<T> = Pin<Box<dyn Future<Output = T> + Send>>;

@@ -10,16 +10,8 @@ use std::{
 
 use strait_tests::{Cluster, ClusterSpec, Node, Process, privileged, wait_until};
 
-const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
-
 fn kubectl_binary(version: &str) -> PathBuf {
-    let path = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
-    assert!(
-        path.exists(),
-        "{} is missing: the machine should ship kubectl {version}",
-        path.display()
-    );
-    path
+    strait_tests::control::kubectl(version).expect("kubectl")
 }
 
 struct Kubectl<'a> {
@@ -72,35 +64,7 @@ impl Kubectl<'_> {
 }
 
 fn start_control(node: &Node, data_dir: &Path) -> Process {
-    let listen = format!("{}:6443", node.ip());
-    let process = node
-        .spawn_strait(&[
-            "control",
-            "--data-dir",
-            data_dir.to_str().expect("utf-8"),
-            "--listen",
-            &listen,
-        ])
-        .expect("strait control starts");
-    let kubeconfig = data_dir.join("admin.kubeconfig");
-    let probe = Kubectl {
-        node,
-        binary: kubectl_binary("1.33"),
-        kubeconfig,
-    };
-    wait_until(
-        "the API server to answer /readyz",
-        Duration::from_secs(20),
-        || {
-            probe
-                .run(&["get", "--raw", "/readyz"])
-                .status
-                .success()
-                .then_some(())
-        },
-    )
-    .expect("API server ready");
-    process
+    strait_tests::control::start(node, data_dir, &[]).expect("API server ready")
 }
 
 fn namespace(name: &str) -> String {

@@ -1,0 +1,56 @@
+//! Running `strait control` inside a virtual node for end-to-end tests, and
+//! finding the kubectl binaries the machine ships. Every suite that needs an
+//! API server (control, agent, DNS, ingress) starts it the same way.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use crate::{cluster::Node, error::HarnessError, process::Process, wait::wait_until};
+
+/// Where the machine's kubectl binaries live (`kubectl.1.27` to `kubectl.1.33`).
+pub const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+
+/// The API server's port on the node's IP.
+pub const API_PORT: u16 = 6443;
+
+/// The path of kubectl `version` (e.g. "1.33"), if the machine has it.
+pub fn kubectl(version: &str) -> Result<PathBuf, HarnessError> {
+    let path = Path::new(KUBECTL_DIR).join(format!("kubectl.{version}"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(HarnessError::Spec(format!(
+            "{} is missing: the machine should ship kubectl {version}",
+            path.display()
+        )))
+    }
+}
+
+/// Starts `strait control --data-dir DATA_DIR --listen <node ip>:6443
+/// <extra>` on `node` and waits (up to 20 s) until it answers /readyz with
+/// the admin kubeconfig it writes.
+pub fn start(node: &Node, data_dir: &Path, extra: &[&str]) -> Result<Process, HarnessError> {
+    let listen = format!("{}:{API_PORT}", node.ip());
+    let data = data_dir
+        .to_str()
+        .ok_or_else(|| HarnessError::Spec("the data dir is not UTF-8".into()))?;
+    let mut args = vec!["control", "--data-dir", data, "--listen", &listen];
+    args.extend_from_slice(extra);
+    let process = node.spawn_strait(&args)?;
+    let kubectl = kubectl("1.33")?;
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    wait_until(
+        "the API server to answer /readyz",
+        Duration::from_secs(20),
+        || {
+            let mut cmd = node.netns().command(&kubectl, None).ok()?;
+            cmd.arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["get", "--raw", "/readyz"]);
+            cmd.output().ok()?.status.success().then_some(())
+        },
+    )?;
+    Ok(process)
+}
