@@ -8,8 +8,13 @@
 //! makes every commit durable before the write is acknowledged.
 //!
 //! Writes go through one connection under a lock (SQLite has one writer
-//! anyway) and are broadcast to watches in revision order while that lock is
-//! held. Reads use a second connection, so they never wait for an fsync.
+//! anyway) and are broadcast to watches in revision order. Reads use a
+//! second connection, so they never wait for an fsync.
+//!
+//! Several processes may open the same file (two `strait control` replicas
+//! on one data dir): SQLite serializes their writes, and a follower thread
+//! per process polls the log for revisions written elsewhere and broadcasts
+//! them, so a watch on any replica sees every write, in revision order.
 
 use std::{
     path::Path,
@@ -33,6 +38,8 @@ pub struct SqliteOptions {
     pub live_buffer: usize,
     /// How often idle watches report progress (for BOOKMARK events).
     pub progress_every: Duration,
+    /// How often the log is polled for writes made by other processes.
+    pub follow_every: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -40,6 +47,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             live_buffer: 4096,
             progress_every: Duration::from_secs(1),
+            follow_every: Duration::from_millis(20),
         }
     }
 }
@@ -54,6 +62,9 @@ struct Inner {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     live: broadcast::Sender<Arc<Event>>,
+    /// The newest revision broadcast; held while broadcasting, so events go
+    /// out in revision order whichever process wrote them.
+    published: Mutex<Revision>,
     options: SqliteOptions,
 }
 
@@ -99,15 +110,22 @@ impl SqliteStore {
         let writer = connect()?;
         writer.execute_batch(SCHEMA).map_err(backend)?;
         let reader = connect()?;
+        let follower = connect()?;
+        let published = current_revision(&reader)?;
         let (live, _) = broadcast::channel(options.live_buffer.max(1));
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
-                live,
-                options,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            live,
+            published: Mutex::new(published),
+            options,
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("store-follower".into())
+            .spawn(move || follow(weak, follower, options.follow_every))
+            .map_err(|e| StoreError::Backend(format!("starting the store follower: {e}")))?;
+        Ok(SqliteStore { inner })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -288,13 +306,50 @@ impl Inner {
             mod_revision: revision,
         };
         let prev = prev.map(Row::into_record).transpose()?;
-        // No receivers is fine: nobody is watching.
-        let _ = self.live.send(Arc::new(Event {
+        let event = Event {
             kind,
             record: record.clone(),
             prev,
-        }));
+        };
+        self.publish(&conn, revision, Some(event))?;
         Ok(record)
+    }
+
+    /// Broadcasts every committed event through `through` not yet broadcast,
+    /// in revision order: `own` (the event at `through`, when this process
+    /// wrote it) from memory, anything before it from the log (written by
+    /// another process).
+    fn publish(
+        &self,
+        conn: &Connection,
+        through: Revision,
+        own: Option<Event>,
+    ) -> Result<(), StoreError> {
+        let mut published = self
+            .published
+            .lock()
+            .map_err(|_| StoreError::Backend("a store operation panicked earlier".into()))?;
+        let known = if own.is_some() { through - 1 } else { through };
+        while *published < known {
+            let (events, _) = events_after(conn, "", *published, 1000)?;
+            let Some(last) = events.last().map(Event::revision) else {
+                // Rows in the gap were compacted away; nothing to replay.
+                *published = known;
+                break;
+            };
+            for event in events.into_iter().filter(|e| e.revision() <= known) {
+                // No receivers is fine: nobody is watching.
+                let _ = self.live.send(Arc::new(event));
+            }
+            *published = last.min(known);
+        }
+        if let Some(event) = own
+            && *published < through
+        {
+            let _ = self.live.send(Arc::new(event));
+            *published = through;
+        }
+        Ok(())
     }
 
     fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage, StoreError> {
@@ -410,43 +465,81 @@ impl History for Inner {
                 compacted,
             });
         }
-        let current = current_revision(&tx)?;
-        let mut statement = tx
-            .prepare_cached(&format!(
-                "SELECT {ROW_COLUMNS} FROM kv
-                 WHERE id > ?1 AND name >= ?2 AND (?3 IS NULL OR name < ?3)
-                 ORDER BY id LIMIT ?4"
-            ))
-            .map_err(backend)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement
-            .query_map(
-                params![after, prefix.as_bytes(), prefix_end(prefix), limit],
-                read_row,
-            )
-            .map_err(backend)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)?;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let kind = match (row.created, row.deleted) {
-                (_, true) => EventKind::Deleted,
-                (true, false) => EventKind::Created,
-                (false, false) => EventKind::Updated,
-            };
-            let prev = match row.prev_revision {
-                0 => None,
-                id => row_by_revision(&tx, id)?
-                    .map(Row::into_record)
-                    .transpose()?,
-            };
-            events.push(Event {
-                kind,
-                record: row.into_record()?,
-                prev,
-            });
+        events_after(&tx, prefix, after, limit)
+    }
+}
+
+/// Up to `limit` events under `prefix` after revision `after`, and the
+/// current revision, read in one snapshot when `conn` is in a transaction.
+fn events_after(
+    conn: &Connection,
+    prefix: &str,
+    after: Revision,
+    limit: usize,
+) -> Result<(Vec<Event>, Revision), StoreError> {
+    let current = current_revision(conn)?;
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM kv
+             WHERE id > ?1 AND name >= ?2 AND (?3 IS NULL OR name < ?3)
+             ORDER BY id LIMIT ?4"
+        ))
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement
+        .query_map(
+            params![after, prefix.as_bytes(), prefix_end(prefix), limit],
+            read_row,
+        )
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind = match (row.created, row.deleted) {
+            (_, true) => EventKind::Deleted,
+            (true, false) => EventKind::Created,
+            (false, false) => EventKind::Updated,
+        };
+        let prev = match row.prev_revision {
+            0 => None,
+            id => row_by_revision(conn, id)?
+                .map(Row::into_record)
+                .transpose()?,
+        };
+        events.push(Event {
+            kind,
+            record: row.into_record()?,
+            prev,
+        });
+    }
+    Ok((events, current))
+}
+
+/// The follower: until the store is dropped, polls the log for revisions
+/// another process committed and broadcasts them.
+fn follow(inner: std::sync::Weak<Inner>, conn: Connection, every: Duration) {
+    loop {
+        std::thread::sleep(every);
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let behind = match (current_revision(&conn), inner.published.lock()) {
+            (Ok(current), Ok(published)) => current > *published,
+            _ => false,
+        };
+        if behind {
+            let result = conn
+                .unchecked_transaction()
+                .map_err(backend)
+                .and_then(|tx| {
+                    let current = current_revision(&tx)?;
+                    inner.publish(&tx, current, None)
+                });
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "following the store log");
+            }
         }
-        Ok((events, current))
     }
 }
 

@@ -336,6 +336,7 @@ async fn a_watcher_that_lags_catches_up_from_disk() {
         SqliteOptions {
             live_buffer: 4,
             progress_every: Duration::from_secs(3600),
+            ..SqliteOptions::default()
         },
     )
     .expect("store opens");
@@ -360,6 +361,7 @@ async fn idle_watches_report_progress_through_other_keys_writes() {
         SqliteOptions {
             live_buffer: 64,
             progress_every: Duration::from_millis(20),
+            ..SqliteOptions::default()
         },
     )
     .expect("store opens");
@@ -377,4 +379,45 @@ async fn idle_watches_report_progress_through_other_keys_writes() {
     })
     .await;
     assert!(progress.is_ok(), "progress reached revision 2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_handles_on_one_file_see_each_others_writes_in_order() {
+    // Two opens of one file behave as two processes (two replicas): each has
+    // its own broadcast, fed by its follower for the other's writes.
+    let dir = TempDir::new().expect("tempdir");
+    let a = open(&dir);
+    let b = open(&dir);
+    let mut on_a = a.watch("/r/", 0).await.expect("watch a");
+    let mut on_b = b.watch("/r/", 0).await.expect("watch b");
+    let writers: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(n, store)| {
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    store
+                        .create(&format!("/r/{n}/{i}"), vec![1])
+                        .await
+                        .expect("create");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    for watch in [&mut on_a, &mut on_b] {
+        let mut revisions = Vec::new();
+        while revisions.len() < 100 {
+            revisions.push(next_event(watch).await.revision());
+        }
+        let expected: Vec<Revision> = (1..=100).collect();
+        assert_eq!(revisions, expected, "every write once, in order");
+    }
+    assert_eq!(a.revision().await.expect("rev"), 100);
+    assert_eq!(
+        b.get("/r/0/49").await.expect("get").map(|r| r.value),
+        Some(vec![1])
+    );
 }
