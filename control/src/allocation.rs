@@ -123,21 +123,31 @@ impl Allocators {
         let mut problems = Vec::new();
         for (kind, object) in objects {
             let name = str_at(object, "/metadata/name").unwrap_or("?");
-            let claims = claims_of(kind, object);
-            for ip in claims.ips {
-                if let Err(e) = self.cluster_ips.allocate(ip) {
-                    problems.push(format!("{kind} {name}: clusterIP {ip}: {e}"));
-                }
+            for problem in self.restore_claims(&claims_of(kind, object)) {
+                problems.push(format!("{kind} {name}: {problem}"));
             }
-            for port in claims.ports {
-                if let Err(e) = self.node_ports.allocate(port) {
-                    problems.push(format!("{kind} {name}: nodePort {port}: {e}"));
-                }
+        }
+        problems
+    }
+
+    /// Marks `claims` taken (held elsewhere, e.g. by another replica).
+    /// Returns a description of each value that could not be marked
+    /// (already taken here, or outside the configured ranges).
+    pub fn restore_claims(&mut self, claims: &Claims) -> Vec<String> {
+        let mut problems = Vec::new();
+        for ip in &claims.ips {
+            if let Err(e) = self.cluster_ips.allocate(*ip) {
+                problems.push(format!("clusterIP {ip}: {e}"));
             }
-            for cidr in claims.cidrs {
-                if let Err(e) = self.pod_cidrs.allocate(cidr) {
-                    problems.push(format!("{kind} {name}: podCIDR {cidr}: {e}"));
-                }
+        }
+        for port in &claims.ports {
+            if let Err(e) = self.node_ports.allocate(*port) {
+                problems.push(format!("nodePort {port}: {e}"));
+            }
+        }
+        for cidr in &claims.cidrs {
+            if let Err(e) = self.pod_cidrs.allocate(*cidr) {
+                problems.push(format!("podCIDR {cidr}: {e}"));
             }
         }
         problems

@@ -1,8 +1,10 @@
 //! What exists from the first start: the default namespaces and the
-//! `kubernetes` Service at the service CIDR's first address. Idempotent:
-//! objects that exist are left as they are.
+//! `kubernetes` Service at the service CIDR's first address, with Endpoints
+//! and an EndpointSlice naming this API server. Idempotent: objects that
+//! exist are left as they are, except that a replica adds its own address
+//! to the `kubernetes` endpoints when it is missing.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde_json::{Value, json};
 
@@ -44,12 +46,116 @@ fn kubernetes_service(cluster_ip: IpAddr, api_port: u16) -> Value {
     })
 }
 
-/// Creates whatever of the defaults is missing.
+fn kubernetes_endpoints(addresses: &[IpAddr], api_port: u16) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+        "subsets": [{
+            "addresses": addresses.iter().map(|ip| json!({"ip": ip.to_string()})).collect::<Vec<_>>(),
+            "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
+        }],
+    })
+}
+
+fn kubernetes_slice(addresses: &[IpAddr], api_port: u16) -> Value {
+    let family = match addresses.first() {
+        Some(IpAddr::V6(_)) => "IPv6",
+        _ => "IPv4",
+    };
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+        },
+        "addressType": family,
+        "endpoints": addresses.iter().map(|ip| json!({
+            "addresses": [ip.to_string()],
+            "conditions": {"ready": true},
+        })).collect::<Vec<_>>(),
+        "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
+    })
+}
+
+/// The addresses an Endpoints object lists.
+fn endpoint_addresses(endpoints: &Value) -> Vec<IpAddr> {
+    endpoints
+        .pointer("/subsets/0/addresses")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| a.get("ip").and_then(Value::as_str)?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Makes the `kubernetes` Endpoints and EndpointSlice list `api` (adding
+/// it to what other replicas wrote).
+async fn ensure_kubernetes_endpoints<S: Store>(
+    objects: &Objects<S>,
+    api: SocketAddr,
+) -> Result<(), ApiError> {
+    let endpoints_r = resources::find("", "v1", "endpoints")
+        .ok_or_else(|| ApiError::internal("endpoints are not served"))?;
+    let slices_r = resources::find("discovery.k8s.io", "v1", "endpointslices")
+        .ok_or_else(|| ApiError::internal("endpointslices are not served"))?;
+    let stored = match objects
+        .get(endpoints_r, Some("default"), "kubernetes")
+        .await
+    {
+        Ok(stored) => Some(stored),
+        Err(e) if e.code == 404 => None,
+        Err(e) => return Err(e),
+    };
+    let mut addresses = stored.as_ref().map(endpoint_addresses).unwrap_or_default();
+    if addresses.contains(&api.ip()) && stored.is_some() {
+        return Ok(());
+    }
+    addresses.push(api.ip());
+    for (resource, desired) in [
+        (endpoints_r, kubernetes_endpoints(&addresses, api.port())),
+        (slices_r, kubernetes_slice(&addresses, api.port())),
+    ] {
+        match objects.get(resource, Some("default"), "kubernetes").await {
+            Ok(_) => {
+                objects
+                    .update(
+                        resource,
+                        Some("default"),
+                        "kubernetes",
+                        desired,
+                        false,
+                        |_, _| Ok(()),
+                    )
+                    .await?;
+            }
+            Err(e) if e.code == 404 => create_if_missing(
+                objects
+                    .create(resource, Some("default"), desired, |_| Ok(()))
+                    .await,
+            )?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Creates whatever of the defaults is missing. `api` is the address
+/// clients reach this server at.
 pub async fn ensure_defaults<S: Store>(
     objects: &Objects<S>,
     kubernetes_ip: IpAddr,
-    api_port: u16,
+    api: SocketAddr,
 ) -> Result<(), ApiError> {
+    let api_port = api.port();
     let namespaces = resources::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::internal("namespaces are not served"))?;
     for name in DEFAULT_NAMESPACES {
@@ -94,7 +200,8 @@ pub async fn ensure_defaults<S: Store>(
                 |_| Ok(()),
             )
             .await,
-    )
+    )?;
+    ensure_kubernetes_endpoints(objects, api).await
 }
 
 fn create_if_missing(result: Result<Value, ApiError>) -> Result<(), ApiError> {
@@ -115,9 +222,10 @@ mod tests {
         let dir = tempfile::TempDir::new().expect("tempdir");
         let objects = Objects::new(SqliteStore::open(&dir.path().join("db")).expect("store"));
         let ip: IpAddr = "10.96.0.1".parse().expect("ip");
-        ensure_defaults(&objects, ip, 6443).await.expect("first");
+        let api: SocketAddr = "172.30.0.5:6443".parse().expect("addr");
+        ensure_defaults(&objects, ip, api).await.expect("first");
         let after_first = objects.store().revision().await.expect("revision");
-        ensure_defaults(&objects, ip, 6443)
+        ensure_defaults(&objects, ip, api)
             .await
             .expect("second is a no-op");
         let after_second = objects.store().revision().await.expect("revision");
@@ -151,5 +259,32 @@ mod tests {
             .await
             .expect("kubernetes svc");
         assert_eq!(svc["spec"]["clusterIP"], "10.96.0.1");
+        let endpoints_r = resources::find("", "v1", "endpoints").expect("endpoints");
+        let endpoints = objects
+            .get(endpoints_r, Some("default"), "kubernetes")
+            .await
+            .expect("kubernetes endpoints");
+        assert_eq!(endpoints["subsets"][0]["addresses"][0]["ip"], "172.30.0.5");
+        assert_eq!(endpoints["subsets"][0]["ports"][0]["port"], 6443);
+
+        // A second replica adds itself; both then serve.
+        let other: SocketAddr = "172.30.0.6:6443".parse().expect("addr");
+        ensure_defaults(&objects, ip, other).await.expect("replica");
+        let slices_r = resources::find("discovery.k8s.io", "v1", "endpointslices").expect("slices");
+        let slice = objects
+            .get(slices_r, Some("default"), "kubernetes")
+            .await
+            .expect("kubernetes slice");
+        let addresses: Vec<&str> = slice["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .filter_map(|e| e["addresses"][0].as_str())
+            .collect();
+        assert_eq!(addresses, ["172.30.0.5", "172.30.0.6"]);
+        assert_eq!(
+            slice["metadata"]["labels"]["kubernetes.io/service-name"],
+            "kubernetes"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! EndpointSlice and Endpoints controller, which turns Services and Pods
 //! into EndpointSlices (and legacy Endpoints) with the pure
 //! [`crate::endpointslice`] reconcile, namespace by namespace, whenever a
-//! Service or Pod in that namespace changes.
+//! Service or Pod in that namespace changes. Also the claims repair
+//! ([`crate::claims::repair`]).
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    claims,
     endpointslice::{self, LABEL_SERVICE_NAME},
     leader::{self, Timing},
     objects::{Objects, meta},
@@ -25,6 +27,9 @@ use crate::{
     status::ApiError,
     store::{Store, WatchItem},
 };
+
+/// How often the leader looks for claims no object holds.
+const CLAIMS_REPAIR_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs the controllers whenever this process leads, until `shutdown`.
 pub async fn run<S: Store>(objects: Objects<S>, identity: String, shutdown: CancellationToken) {
@@ -46,6 +51,11 @@ pub async fn run<S: Store>(objects: Objects<S>, identity: String, shutdown: Canc
         }
         let term = shutdown.child_token();
         let worker = tokio::spawn(endpoint_slices(objects.clone(), term.clone()));
+        let repair = tokio::spawn(claims::repair(
+            objects.clone(),
+            CLAIMS_REPAIR_EVERY,
+            term.clone(),
+        ));
         // Lead until leadership or the process ends.
         while *leading.borrow_and_update() {
             tokio::select! {
@@ -55,6 +65,7 @@ pub async fn run<S: Store>(objects: Objects<S>, identity: String, shutdown: Canc
         }
         term.cancel();
         let _ = worker.await;
+        let _ = repair.await;
         if shutdown.is_cancelled() {
             let _ = election.await;
             return;

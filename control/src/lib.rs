@@ -13,6 +13,7 @@ pub mod allocation;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;
+pub mod claims;
 pub mod controllers;
 pub mod datadir;
 pub mod defaults;
@@ -159,7 +160,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     let objects_store = store.clone();
     let objects = objects::Objects::new(store);
     let objects_store_for_authz = objects.clone();
-    bootstrap::ensure_defaults(&objects, kubernetes_ip, config.listen.port())
+    bootstrap::ensure_defaults(&objects, kubernetes_ip, advertised)
         .await
         .map_err(ControlError::Bootstrap)?;
     let allocators = restore_allocators(&objects, &config).await?;
@@ -179,6 +180,14 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
         advertised.to_string(),
         terminating.clone(),
         policy.clone(),
+        shutdown.clone(),
+    ));
+    claims::restore(api.objects(), api.allocators())
+        .await
+        .map_err(ControlError::Bootstrap)?;
+    let claims_follower = tokio::spawn(claims::follow(
+        objects_store.clone(),
+        api.allocators().clone(),
         shutdown.clone(),
     ));
     // The policy is loaded before the first request and followed after.
@@ -217,6 +226,7 @@ pub async fn run(config: ControlConfig, shutdown: CancellationToken) -> Result<(
     let _ = finalizer.await;
     let _ = rbac_follower.await;
     let _ = controllers.await;
+    let _ = claims_follower.await;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     allocation::{Allocators, Claims, claims_of},
     authn::{Authenticator, User},
-    authz, defaults, discovery, fields,
+    authz, claims, defaults, discovery, fields,
     objects::{self, Objects, meta},
     openapi, patch,
     pki::CertifiedKey,
@@ -84,8 +84,9 @@ pub fn tls_config(serving: &CertifiedKey) -> Result<Arc<rustls::ServerConfig>, S
 /// The API: what every request is served from.
 pub struct Api<S> {
     objects: Objects<S>,
-    /// Held only for in-memory bookkeeping, never across an await.
-    allocators: std::sync::Mutex<Allocators>,
+    /// Held only for in-memory bookkeeping, never across an await; the
+    /// store's claim keys ([`claims`]) are what rule between replicas.
+    allocators: Arc<std::sync::Mutex<Allocators>>,
     authn: Authenticator,
     /// `host:port` clients reach the server at (for `/api`).
     server_address: String,
@@ -109,7 +110,7 @@ impl<S: Store> Api<S> {
     ) -> Api<S> {
         Api {
             objects,
-            allocators: std::sync::Mutex::new(allocators),
+            allocators: Arc::new(std::sync::Mutex::new(allocators)),
             authn,
             server_address,
             terminating,
@@ -233,7 +234,7 @@ impl<S: Store> Api<S> {
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|t| !t.is_null());
         if !marked {
-            self.release(&claims_of(resource.kind, &deleted));
+            self.release_held(&claims_of(resource.kind, &deleted)).await;
         } else if is_core(resource, "Namespace") {
             // The receiver only goes away at shutdown; a restart resumes.
             let _ = self.terminating.send(name.to_owned());
@@ -515,21 +516,29 @@ impl<S: Store> Api<S> {
             }
             Verb::Watch => self.watch(resource, ns, &query, representation).await,
             Verb::Create => {
-                let body = read_json(http).await?;
+                let mut body = read_json(http).await?;
                 strict_fields(resource, &query, &body)?;
                 if resource.namespaced
                     && let Some(ns) = ns
                 {
                     self.require_namespace(ns).await?;
                 }
-                let mut claims = Claims::default();
+                let prepare = |object: &mut Value| {
+                    defaults::apply_defaults(resource.kind, object);
+                    if is_core(resource, "Service") {
+                        defaults::prepare_service(object, None);
+                    }
+                };
+                // Addresses are allocated and claimed before the write.
+                prepare(&mut body);
+                let owner = claims::owner(resource.kind, ns, meta::name(&body).unwrap_or(name));
+                let claims = self
+                    .allocate_held(resource, &Claims::default(), &mut body, name, &owner)
+                    .await?;
                 let result = self
                     .objects
                     .create(resource, ns, body, |object| {
-                        defaults::apply_defaults(resource.kind, object);
-                        if is_core(resource, "Service") {
-                            defaults::prepare_service(object, None);
-                        }
+                        prepare(object);
                         if is_core(resource, "Namespace")
                             && let Some(obj) = object.as_object_mut()
                         {
@@ -537,14 +546,13 @@ impl<S: Store> Api<S> {
                             let spec = obj.entry("spec").or_insert_with(|| json!({}));
                             spec["finalizers"] = json!(["kubernetes"]);
                         }
-                        claims = self.allocate(resource, &Claims::default(), object, name)?;
                         validate(resource, object, None)
                     })
                     .await;
                 match result {
                     Ok(created) => Ok(json_response(StatusCode::CREATED, &created)),
                     Err(e) => {
-                        self.release(&claims);
+                        self.release_held(&claims).await;
                         Err(e)
                     }
                 }
@@ -633,18 +641,21 @@ impl<S: Store> Api<S> {
             defaults::prepare_service(&mut body, Some(&stored));
         }
         let old = claims_of(resource.kind, &stored);
-        let new = self.allocate(resource, &old, &mut body, name)?;
+        let owner = claims::owner(resource.kind, ns, name);
+        let new = self
+            .allocate_held(resource, &old, &mut body, name, &owner)
+            .await?;
         match self
             .objects
             .update(resource, ns, name, body, false, admit)
             .await
         {
             Ok(updated) => {
-                self.release(&difference(&old, &new));
+                self.release_held(&difference(&old, &new)).await;
                 Ok(updated)
             }
             Err(e) => {
-                self.release(&difference(&new, &old));
+                self.release_held(&difference(&new, &old)).await;
                 Err(e)
             }
         }
@@ -737,7 +748,7 @@ impl<S: Store> Api<S> {
         object: &mut Value,
         name: &str,
     ) -> Result<Claims, ApiError> {
-        if !matches!(resource.kind, "Service" | "Node") || !resource.group.is_empty() {
+        if !allocates(resource) {
             return Ok(Claims::default());
         }
         let mut allocators = self
@@ -756,6 +767,61 @@ impl<S: Store> Api<S> {
         if let Ok(mut allocators) = self.allocators.lock() {
             allocators.release(claims);
         }
+    }
+
+    /// [`Api::allocate`], then claims the new values in the store (so no
+    /// other replica can hold them), choosing again when another replica
+    /// claimed one first. On error nothing new stays allocated or claimed.
+    async fn allocate_held(
+        &self,
+        resource: &ResourceInfo,
+        old: &Claims,
+        object: &mut Value,
+        name: &str,
+        owner: &str,
+    ) -> Result<Claims, ApiError> {
+        const ATTEMPTS: usize = 8;
+        if !allocates(resource) {
+            return Ok(Claims::default());
+        }
+        for _ in 0..ATTEMPTS {
+            let mut candidate = object.clone();
+            let claims = self.allocate(resource, old, &mut candidate, name)?;
+            let fresh = difference(&claims, old);
+            match claims::hold(self.objects.store(), &fresh, owner).await {
+                Ok(()) => {
+                    *object = candidate;
+                    return Ok(claims);
+                }
+                Err(claims::HoldError::Taken(item)) => {
+                    // Held by another replica: it stays marked here, the
+                    // rest goes back, and the next attempt chooses again
+                    // (or refuses a value the client asked for).
+                    self.release(&difference(&fresh, &item.as_claims()));
+                }
+                Err(claims::HoldError::Store(e)) => {
+                    self.release(&fresh);
+                    return Err(ApiError::internal(format!("claiming addresses: {e}")));
+                }
+            }
+        }
+        Err(ApiError::internal(
+            "could not claim addresses: other replicas kept taking them",
+        ))
+    }
+
+    /// Gives back `claims`: the store keys, then memory. A key that cannot
+    /// be deleted now is left to the leader's claims repair.
+    async fn release_held(&self, claims: &Claims) {
+        if let Err(e) = claims::give_back(self.objects.store(), claims).await {
+            tracing::warn!(error = %e, "giving back claims; the claims repair will");
+        }
+        self.release(claims);
+    }
+
+    /// The allocators, shared with the claims follower.
+    pub fn allocators(&self) -> &Arc<std::sync::Mutex<Allocators>> {
+        &self.allocators
     }
 
     /// Objects as JSON, or as a Table when the client asked for one.
@@ -1017,6 +1083,11 @@ fn validate(resource: &ResourceInfo, object: &Value, old: Option<&Value>) -> Res
 }
 
 /// What `a` holds that `b` does not.
+/// Whether writes of `resource` allocate addresses (core Services and Nodes).
+fn allocates(resource: &ResourceInfo) -> bool {
+    matches!(resource.kind, "Service" | "Node") && resource.group.is_empty()
+}
+
 fn difference(a: &Claims, b: &Claims) -> Claims {
     Claims {
         ips: a

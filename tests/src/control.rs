@@ -32,7 +32,18 @@ pub fn kubectl(version: &str) -> Result<PathBuf, HarnessError> {
 /// <extra>` on `node` and waits (up to 20 s) until it answers /readyz with
 /// the admin kubeconfig it writes.
 pub fn start(node: &Node, data_dir: &Path, extra: &[&str]) -> Result<Process, HarnessError> {
-    let listen = format!("{}:{API_PORT}", node.ip());
+    start_on_port(node, data_dir, API_PORT, extra)
+}
+
+/// Like [`start`], listening on `port` (a second replica on one node).
+pub fn start_on_port(
+    node: &Node,
+    data_dir: &Path,
+    port: u16,
+    extra: &[&str],
+) -> Result<Process, HarnessError> {
+    let listen = format!("{}:{port}", node.ip());
+    let server = format!("https://{listen}");
     let data = data_dir
         .to_str()
         .ok_or_else(|| HarnessError::Spec("the data dir is not UTF-8".into()))?;
@@ -48,7 +59,7 @@ pub fn start(node: &Node, data_dir: &Path, extra: &[&str]) -> Result<Process, Ha
             let mut cmd = node.netns().command(&kubectl, None).ok()?;
             cmd.arg("--kubeconfig")
                 .arg(&kubeconfig)
-                .args(["get", "--raw", "/readyz"]);
+                .args(["--server", &server, "get", "--raw", "/readyz"]);
             cmd.output().ok()?.status.success().then_some(())
         },
     )?;

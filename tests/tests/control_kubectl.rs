@@ -589,9 +589,16 @@ fn endpoint_slices_follow_pod_readiness() {
         "the slice removed with its Service",
         Duration::from_secs(5),
         || {
-            k.ok(&["get", "endpointslices", "-o", "name"])
-                .trim()
-                .is_empty()
+            k.ok(&[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=web",
+                "-o",
+                "name",
+            ])
+            .trim()
+            .is_empty()
                 .then_some(())
         },
     )
