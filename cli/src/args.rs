@@ -82,6 +82,24 @@ pub struct AgentArgs {
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:9962")]
     pub metrics: SocketAddr,
+    /// This node's underlay address (defaults to its Node's InternalIP).
+    #[arg(long)]
+    pub node_ip: Option<std::net::Ipv4Addr>,
+    /// The cluster's pod CIDR: pod traffic leaving it is masqueraded.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: ipnet::Ipv4Net,
+    /// Do not install the masquerade rule.
+    #[arg(long)]
+    pub no_masquerade: bool,
+    /// VXLAN network identifier of the overlay.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..16_777_216))]
+    pub vxlan_vni: u32,
+    /// UDP port of the overlay.
+    #[arg(long, default_value_t = 8472)]
+    pub vxlan_port: u16,
+    /// Underlay MTU (defaults to the MTU of the link holding the node IP).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1280..=65535))]
+    pub underlay_mtu: Option<u32>,
 }
 
 /// How pod A records (`a-b-c-d.<ns>.pod.<zone>`) are answered.

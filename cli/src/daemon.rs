@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::ControlArgs;
+use crate::args::{AgentArgs, ControlArgs};
 
 /// Logs to stderr at `RUST_LOG` (default `info`).
 fn init_logging() {
@@ -66,5 +66,60 @@ pub fn control(args: ControlArgs) -> anyhow::Result<()> {
         strait_control::run(config, shutdown)
             .await
             .context("strait control")
+    })
+}
+
+/// This machine's host name, the default node name.
+fn host_name() -> anyhow::Result<String> {
+    nix::unistd::gethostname()
+        .context("reading the host name")?
+        .into_string()
+        .map_err(|_| anyhow::anyhow!("the host name is not UTF-8; pass --node-name"))
+}
+
+/// `strait agent`: today the overlay loop (service load balancing lands
+/// with issue 5).
+pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    init_logging();
+    let node_name = match args.node_name {
+        Some(name) => name,
+        None => host_name()?,
+    };
+    runtime()?.block_on(async {
+        let shutdown = shutdown_on_signal()?;
+        let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
+            .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .context("building the API client configuration")?;
+        let client = kube::Client::try_from(config).context("building the API client")?;
+        let underlay_mtu = match args.underlay_mtu {
+            Some(mtu) => mtu,
+            None => match args.node_ip {
+                Some(ip) => strait_cni::netlink::mtu_of_address(ip.into())
+                    .await
+                    .context("finding the underlay MTU")?
+                    .unwrap_or(1500),
+                None => 1500,
+            },
+        };
+        let settings = strait_proxy_agent::overlay::OverlaySettings {
+            node_name,
+            node_ip: args.node_ip,
+            cluster_cidr: (!args.no_masquerade).then_some(args.cluster_cidr),
+            config: strait_cni::overlay::OverlayConfig {
+                vni: args.vxlan_vni,
+                port: args.vxlan_port,
+                underlay_mtu,
+                ..Default::default()
+            },
+            resync: std::time::Duration::from_secs(30),
+        };
+        strait_proxy_agent::overlay::run(client, settings, shutdown)
+            .await
+            .context("the overlay loop")
     })
 }

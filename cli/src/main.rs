@@ -24,6 +24,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Control(control) => daemon::control(control),
+        Command::Agent(agent) => daemon::agent(agent),
         Command::Up(up) => {
             print!("{}", plan::up(&up));
             Ok(())
@@ -56,8 +57,7 @@ mod tests {
     #[test]
     fn unbuilt_daemons_fail_with_a_clear_error() {
         for argv in [
-            &["strait", "agent", "--kubeconfig", "k"][..],
-            &["strait", "dns", "--kubeconfig", "k"],
+            &["strait", "dns", "--kubeconfig", "k"][..],
             &["strait", "ingress", "--kubeconfig", "k"],
             &["strait", "node", "--kubeconfig", "k"],
         ] {
