@@ -28,6 +28,9 @@ pub enum PodNetwork {
     /// that is the pods' gateway. Stands in until `strait-cni` lands.
     #[default]
     ReferenceBridge,
+    /// `strait-cni` standalone: routed veths, IPAM from the node's podCIDR
+    /// given in the netconf.
+    Strait,
 }
 
 /// What a plugin needs to know about the node it runs on.
@@ -44,6 +47,10 @@ impl PodNetwork {
     pub fn bin_dir(&self) -> PathBuf {
         match self {
             PodNetwork::ReferenceBridge => PathBuf::from(REFERENCE_PLUGIN_DIR),
+            PodNetwork::Strait => crate::binaries::binary("strait-cni")
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_owned))
+                .unwrap_or_default(),
         }
     }
 
@@ -63,6 +70,13 @@ impl PodNetwork {
                     "routes": [{ "dst": "0.0.0.0/0" }],
                     "dataDir": node.state_dir.join("ipam"),
                 },
+            }),
+            PodNetwork::Strait => json!({
+                "cniVersion": "1.1.0",
+                "name": "strait",
+                "type": "strait-cni",
+                "podCIDR": node.pod_cidr.to_string(),
+                "dataDir": node.state_dir.join("ipam"),
             }),
         }
     }

@@ -599,7 +599,7 @@ fn endpoint_slices_follow_pod_readiness() {
             ])
             .trim()
             .is_empty()
-                .then_some(())
+            .then_some(())
         },
     )
     .expect("slice removed");
