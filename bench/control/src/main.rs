@@ -1,10 +1,15 @@
 //! `strait-bench-control`: strait's control plane against etcd, side by
 //! side in one run, printing a Markdown table of both and their ratios for
-//! `bench/RESULTS.md`. `store` (the default) calls the embedded store
-//! in-process. Needs root (etcd runs in a network namespace of its own).
+//! `bench/RESULTS.md`. Two benchmarks: `store` (the default) calls the
+//! embedded store in-process; `api` runs `strait control` and goes through
+//! its HTTPS API and kubectl. Needs root (etcd runs in a network namespace
+//! of its own).
 
+mod api;
+mod apiserver;
 mod etcd;
 mod store;
+mod usage;
 
 use std::{
     future::Future,
@@ -32,6 +37,9 @@ enum Bench {
     /// The embedded store in-process vs etcd: durable writes, watch fan-out
     /// (the default).
     Store(store::Args),
+    /// `strait control` over HTTPS vs etcd: kubectl apply, create latency,
+    /// watch fan-out, memory and disk with 10,000 Services.
+    Api(api::Args),
 }
 
 #[tokio::main]
@@ -40,6 +48,7 @@ async fn main() -> Result<()> {
     let bench = async {
         match cli.command.unwrap_or(Bench::Store(cli.store)) {
             Bench::Store(args) => store::main(args).await,
+            Bench::Api(args) => api::main(args).await,
         }
     };
     // Interrupting drops the benchmark, and with it every process it
