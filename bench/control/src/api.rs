@@ -594,6 +594,7 @@ async fn memory(args: &Args, dir: &Path, report: &mut Report) -> Result<()> {
             .with_context(context)
     })
     .await?;
+    let strait_after_one = usage::memory(strait_pid)?;
     let etcd_one = stage(
         etcd_pid,
         on_etcd(etcd.netns(), move || async move {
@@ -602,6 +603,7 @@ async fn memory(args: &Args, dir: &Path, report: &mut Report) -> Result<()> {
         }),
     )
     .await?;
+    let etcd_after_one = usage::memory(etcd_pid)?;
 
     for (what, n, s, e) in [
         ("Services", args.services, &strait_services, &etcd_services),
@@ -652,6 +654,16 @@ async fn memory(args: &Args, dir: &Path, report: &mut Report) -> Result<()> {
         "peak RSS after the read (MiB)",
         strait_listed.peak,
         etcd_listed.peak,
+    );
+    mib_row(
+        "RSS after one more Service (MiB)",
+        strait_after_one.rss,
+        etcd_after_one.rss,
+    );
+    mib_row(
+        "peak RSS after one more Service (MiB)",
+        strait_after_one.peak,
+        etcd_after_one.peak,
     );
     mib_row("data dir on disk (MiB)", strait_disk.0, etcd_disk.0);
     mib_row("store file(s) on disk (MiB)", strait_disk.1, etcd_disk.1);
