@@ -7,6 +7,7 @@ use std::{
     future::Future,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -28,25 +29,30 @@ const PEER_URL: &str = "http://127.0.0.1:23800";
 pub struct Etcd {
     netns: String,
     child: Option<Child>,
+    dir: PathBuf,
     log: PathBuf,
 }
 
 impl Etcd {
-    /// Creates the namespace `stbench-<pid>` and starts etcd in it with its
-    /// data under `dir`. Returns once the process is started, not ready.
+    /// Creates the namespace `stbench-<pid>-<n>` (n counts the etcds this
+    /// process started) and starts etcd in it with its data under `dir`.
+    /// Returns once the process is started, not ready.
     pub fn start(dir: &Path) -> Result<Etcd> {
-        let netns = format!("stbench-{}", std::process::id());
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let netns = format!("stbench-{}-{n}", std::process::id());
         run(Command::new("ip").args(["netns", "add", &netns]))?;
         // From here on, Drop deletes the namespace whatever fails next.
         let mut etcd = Etcd {
             netns,
             child: None,
+            dir: dir.to_owned(),
             log: dir.join("etcd.log"),
         };
         run(Command::new("ip").args(["-n", &etcd.netns, "link", "set", "lo", "up"]))?;
         let log = File::create(&etcd.log).context("creating etcd.log")?;
         let client_url = format!("http://{CLIENT_ADDR}");
-        let data_dir = dir.join("data");
+        let data_dir = etcd.data_dir();
         let child = Command::new("ip")
             .args(["netns", "exec", &etcd.netns, "etcd", "--name", "stbench"])
             .arg("--data-dir")
@@ -67,6 +73,16 @@ impl Etcd {
 
     pub fn netns(&self) -> &str {
         &self.netns
+    }
+
+    /// etcd's own pid (`ip netns exec` execs it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Where etcd keeps its data (`member/snap`, `member/wal`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
     }
 
     pub fn log(&self) -> &Path {
@@ -156,6 +172,34 @@ impl Conn {
         let body = serde_json::json!({ "key": B64.encode(key), "value": B64.encode(value) });
         self.send("/v3/kv/put", body).await?.collect().await?;
         Ok(())
+    }
+
+    /// Reads every key under `prefix` with its value, `page` keys a
+    /// request (a client paging as kube-apiserver does); returns the keys
+    /// read and the bytes of the gateway's answers.
+    pub async fn range_prefix(&mut self, prefix: &str, page: usize) -> Result<(usize, usize)> {
+        let end = B64.encode(prefix_end(prefix));
+        let mut from = prefix.as_bytes().to_vec();
+        let (mut keys, mut bytes) = (0, 0);
+        loop {
+            let body = serde_json::json!({
+                "key": B64.encode(&from), "range_end": end, "limit": page,
+            });
+            let answer = self.send("/v3/kv/range", body).await?.collect().await?;
+            let answer = answer.to_bytes();
+            bytes += answer.len();
+            let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+            let kvs = answer["kvs"].as_array().map_or(&[][..], Vec::as_slice);
+            keys += kvs.len();
+            let Some(last) = kvs.last().and_then(|kv| kv["key"].as_str()) else {
+                return Ok((keys, bytes));
+            };
+            if answer["more"].as_bool() != Some(true) {
+                return Ok((keys, bytes));
+            }
+            from = B64.decode(last)?;
+            from.push(0);
+        }
     }
 
     /// Streams every event under `prefix` to `seen` as (key, arrival time),
