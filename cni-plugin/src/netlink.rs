@@ -46,18 +46,32 @@ pub enum NetError {
     /// Something expected is not there.
     #[error("{0}")]
     Missing(String),
+    /// A /proc/sys file could not be read or written.
+    #[error("{path}: {source}")]
+    Sysctl {
+        /// The file.
+        path: PathBuf,
+        /// The OS's reason.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl NetError {
     /// The errno of a refused request (`libc::EEXIST`, ...), if any.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            NetError::Request {
-                source: rtnetlink::Error::NetlinkError(message),
-                ..
-            } => message.code.map(|c| -c.get()),
+            NetError::Request { source, .. } => errno(source),
             _ => None,
         }
+    }
+}
+
+/// The errno the kernel refused a netlink request with, if it did.
+pub fn errno(error: &rtnetlink::Error) -> Option<i32> {
+    match error {
+        rtnetlink::Error::NetlinkError(message) => message.code.map(|c| -c.get()),
+        _ => None,
     }
 }
 
@@ -138,11 +152,7 @@ pub async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMess
     match links.try_next().await {
         Ok(link) => Ok(link),
         // The kernel answers a lookup of a missing name with ENODEV.
-        Err(rtnetlink::Error::NetlinkError(m))
-            if m.code.map(|c| -c.get()) == Some(libc::ENODEV) =>
-        {
-            Ok(None)
-        }
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(source) => Err(NetError::Request {
             what: format!("looking up link {name}"),
             source,
@@ -200,11 +210,7 @@ pub async fn delete_link(handle: &Handle, name: &str) -> Result<bool, NetError> 
     };
     match handle.link().del(link.header.index).execute().await {
         Ok(()) => Ok(true),
-        Err(rtnetlink::Error::NetlinkError(m))
-            if m.code.map(|c| -c.get()) == Some(libc::ENODEV) =>
-        {
-            Ok(false)
-        }
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
         Err(source) => Err(NetError::Request {
             what: format!("deleting link {name}"),
             source,
@@ -253,11 +259,7 @@ pub async fn ensure_address(
 ) -> Result<(), NetError> {
     match handle.address().add(index, ip, prefix).execute().await {
         Ok(()) => Ok(()),
-        Err(rtnetlink::Error::NetlinkError(m))
-            if m.code.map(|c| -c.get()) == Some(libc::EEXIST) =>
-        {
-            Ok(())
-        }
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
         Err(source) => Err(NetError::Request {
             what: format!("adding {ip}/{prefix} to link {index}"),
             source,
@@ -340,9 +342,7 @@ pub async fn delete_route(handle: &Handle, route: &Route4) -> Result<(), NetErro
     message.header.scope = RouteScope::NoWhere;
     match handle.route().del(message).execute().await {
         Ok(()) => Ok(()),
-        Err(rtnetlink::Error::NetlinkError(m)) if m.code.map(|c| -c.get()) == Some(libc::ESRCH) => {
-            Ok(())
-        }
+        Err(e) if errno(&e) == Some(libc::ESRCH) => Ok(()),
         Err(source) => Err(NetError::Request {
             what: format!("deleting route {route:?}"),
             source,
@@ -371,7 +371,7 @@ pub async fn routes4(handle: &Handle) -> Result<Vec<Route4>, NetError> {
 /// (`net/ipv4/ip_forward`), skipping the write when it already holds `value`.
 pub fn sysctl(key: &str, value: &str) -> Result<(), NetError> {
     let path = Path::new("/proc/sys").join(key);
-    let io = |source| NetError::Netns {
+    let io = |source| NetError::Sysctl {
         path: path.clone(),
         source,
     };

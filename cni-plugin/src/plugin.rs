@@ -19,7 +19,7 @@ use crate::{
     netconf::NetConf,
     netlink::{self, NetError},
     overlay::VXLAN_OVERHEAD,
-    podnet::{self, GATEWAY_DEVICE, HOST_VETH_PREFIX, PodWiring},
+    podnet::{self, HOST_VETH_PREFIX, PodWiring},
     result::{CniResult, Interface, IpConfig, Route, parse_prev_result},
     version::{CniVersion, version_output},
 };
@@ -152,10 +152,7 @@ async fn pod_mtu(conf: &NetConf) -> Result<u32, CniError> {
         .iter()
         .filter(|l| {
             netlink::link_name(l).is_some_and(|n| {
-                n != "lo"
-                    && n != GATEWAY_DEVICE
-                    && !n.starts_with(HOST_VETH_PREFIX)
-                    && !n.starts_with("strait-")
+                n != "lo" && !n.starts_with(HOST_VETH_PREFIX) && !n.starts_with("strait-")
             })
         })
         .filter_map(netlink::link_mtu)
@@ -284,7 +281,6 @@ async fn del(conf: &NetConf, env: &AttachmentEnv<Option<PathBuf>>) -> Result<(),
             store(conf, cidr)?.release(&env.container_id, &env.ifname)?;
             Ok(())
         }
-        Err(e) if e.code() == CniError::INVALID_CONFIG && conf.pod_cidr.is_none() => Ok(()),
         Err(e) if conf.pod_cidr.is_none() => {
             eprintln!("strait-cni: DEL without a pod CIDR, nothing to release: {e}");
             Ok(())

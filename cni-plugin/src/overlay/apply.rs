@@ -77,8 +77,7 @@ pub async fn ensure_device(
             }
             match handle.link().add(builder.build()).execute().await {
                 Ok(()) => {}
-                Err(rtnetlink::Error::NetlinkError(m))
-                    if m.code.map(|c| -c.get()) == Some(libc::EEXIST) => {}
+                Err(e) if netlink::errno(&e) == Some(libc::EEXIST) => {}
                 Err(source) => {
                     return Err(NetError::Request {
                         what: format!("creating VXLAN device {}", config.device),
@@ -282,11 +281,7 @@ pub async fn execute(handle: &Handle, index: u32, plan: &Plan) -> Result<(), Net
 
 fn ignore_missing(result: Result<(), rtnetlink::Error>) -> Result<(), rtnetlink::Error> {
     match result {
-        Err(rtnetlink::Error::NetlinkError(m))
-            if matches!(m.code.map(|c| -c.get()), Some(libc::ENOENT | libc::ESRCH)) =>
-        {
-            Ok(())
-        }
+        Err(e) if matches!(netlink::errno(&e), Some(libc::ENOENT | libc::ESRCH)) => Ok(()),
         other => other,
     }
 }
