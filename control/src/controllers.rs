@@ -2,8 +2,9 @@
 //! replica holds the controllers' Lease ([`crate::leader`]). Today: the
 //! EndpointSlice and Endpoints controller, which turns Services and Pods
 //! into EndpointSlices (and legacy Endpoints) with the pure
-//! [`crate::endpointslice`] reconcile, namespace by namespace, whenever a
-//! Service or Pod in that namespace changes. Also the claims repair
+//! [`crate::endpointslice`] reconcile, one Service at a time: the Services
+//! a change touches, found through [`crate::endpointslice::index`]. Also
+//! the claims repair
 //! ([`crate::claims::repair`]).
 
 use std::{collections::BTreeSet, time::Duration};
@@ -19,13 +20,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     claims,
-    endpointslice::{self, LABEL_SERVICE_NAME},
+    endpointslice::{
+        self,
+        index::{Index, Kind, ServiceKey, Summary},
+    },
     leader::{self, Timing},
-    objects::{Objects, meta},
-    request::Query,
+    objects::Objects,
     resources::{self, ResourceInfo},
     status::ApiError,
-    store::{Store, WatchItem},
+    store::{EventKind, ListOptions, Revision, Store, WatchItem},
 };
 
 /// How often the leader looks for claims no object holds.
@@ -82,75 +85,122 @@ fn to_value(object: &impl Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(object).map_err(|e| ApiError::internal(format!("encoding: {e}")))
 }
 
-/// The namespace of a store key under `/registry/core/<plural>/<ns>/<name>`.
-fn namespace_of(key: &str, prefixes: &[String]) -> Option<String> {
-    prefixes.iter().find_map(|prefix| {
-        let rest = key.strip_prefix(prefix.as_str())?;
-        rest.split_once('/').map(|(ns, _)| ns.to_owned())
-    })
+/// Where the objects the EndpointSlice controller follows live in the store.
+struct Followed {
+    prefixes: Vec<(Kind, String)>,
 }
 
-/// The EndpointSlice controller: a full pass, then a pass per namespace
-/// whose Services or Pods changed, until `stop`.
+impl Followed {
+    fn new() -> Result<Followed, ApiError> {
+        Ok(Followed {
+            prefixes: vec![
+                (Kind::Service, resource("", "services")?.key_prefix()),
+                (Kind::Pod, resource("", "pods")?.key_prefix()),
+                (
+                    Kind::Slice,
+                    resource("discovery.k8s.io", "endpointslices")?.key_prefix(),
+                ),
+            ],
+        })
+    }
+
+    /// The kind, namespace and name a store key names, when followed.
+    fn classify<'k>(&self, key: &'k str) -> Option<(Kind, &'k str, &'k str)> {
+        self.prefixes.iter().find_map(|(kind, prefix)| {
+            let (ns, name) = key.strip_prefix(prefix.as_str())?.split_once('/')?;
+            Some((*kind, ns, name))
+        })
+    }
+}
+
+/// The EndpointSlice controller, until `stop`: builds the [`Index`] from a
+/// snapshot of the store, reconciles every Service, then reconciles only
+/// the Services each change touches. A broken watch starts it over.
 async fn endpoint_slices<S: Store>(objects: Objects<S>, stop: CancellationToken) {
-    let prefixes: Vec<String> = ["services", "pods"]
-        .iter()
-        .filter_map(|p| resources::find("", "v1", p).map(|r| r.key_prefix()))
-        .collect();
-    loop {
-        let from = objects.store().revision().await.unwrap_or(0);
-        if let Err(e) = reconcile_all(&objects).await {
-            tracing::warn!(error = %e.message, "endpointslices: full pass failed");
+    let followed = match Followed::new() {
+        Ok(followed) => followed,
+        Err(e) => {
+            tracing::error!(error = %e.message, "endpointslices: not started");
+            return;
         }
-        let mut watch = match objects.store().watch("/registry/core/", from).await {
-            Ok(watch) => watch,
+    };
+    loop {
+        let started = async {
+            let (index, from) = build_index(&objects, &followed).await?;
+            let watch = objects
+                .store()
+                .watch("/registry/", from)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok::<_, ApiError>((index, watch))
+        };
+        let (mut index, mut watch) = match started.await {
+            Ok(started) => started,
             Err(e) => {
-                tracing::warn!(error = %e, "endpointslices: watch failed; retrying");
+                tracing::warn!(error = %e.message, "endpointslices: start failed; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => continue,
                     () = stop.cancelled() => return,
                 }
             }
         };
+        let mut dirty = index.services();
+        let mut gone = BTreeSet::new();
         loop {
+            for service in std::mem::take(&mut dirty) {
+                let deleted = gone.remove(&service);
+                if let Err(e) = reconcile_service(&objects, &index, &service, deleted).await {
+                    let (ns, name) = &service;
+                    tracing::warn!(service = %format!("{ns}/{name}"), error = %e.message,
+                        "endpointslices: reconcile failed");
+                }
+            }
             let first = tokio::select! {
                 item = watch.next() => item,
                 () = stop.cancelled() => return,
             };
-            let mut dirty = BTreeSet::new();
-            let mut restart = note(first, &prefixes, &mut dirty);
+            let mut restart = note(first, &followed, &mut index, &mut dirty, &mut gone);
             // Collect what else arrives within a short window, then act once.
             let window = tokio::time::sleep(Duration::from_millis(20));
             tokio::pin!(window);
             while !restart {
                 tokio::select! {
-                    item = watch.next() => restart = note(item, &prefixes, &mut dirty),
+                    item = watch.next() => {
+                        restart = note(item, &followed, &mut index, &mut dirty, &mut gone);
+                    }
                     () = &mut window => break,
                 }
             }
-            for ns in &dirty {
-                if let Err(e) = reconcile_namespace(&objects, ns).await {
-                    tracing::warn!(namespace = %ns, error = %e.message, "endpointslices: pass failed");
-                }
-            }
             if restart {
+                // The rebuild reconciles every Service, these included.
                 break;
             }
         }
     }
 }
 
-/// Records the namespace a watch item touches; true when the watch ended
-/// and must be restarted from a full pass.
+/// Feeds a watch item to the index, collecting the Services it touches
+/// (and those deleted); true when the watch ended and must start over.
 fn note(
     item: Option<Result<WatchItem, crate::store::StoreError>>,
-    prefixes: &[String],
-    dirty: &mut BTreeSet<String>,
+    followed: &Followed,
+    index: &mut Index,
+    dirty: &mut BTreeSet<ServiceKey>,
+    gone: &mut BTreeSet<ServiceKey>,
 ) -> bool {
     match item {
         Some(Ok(WatchItem::Event(event))) => {
-            if let Some(ns) = namespace_of(&event.record.key, prefixes) {
-                dirty.insert(ns);
+            if let Some((kind, ns, name)) = followed.classify(&event.record.key) {
+                let deleted = event.kind == EventKind::Deleted;
+                let summary = if deleted {
+                    None
+                } else {
+                    Summary::decode(&event.record.value)
+                };
+                if kind == Kind::Service && deleted {
+                    gone.insert((ns.to_owned(), name.to_owned()));
+                }
+                dirty.extend(index.observe(kind, ns, name, summary.as_ref()));
             }
             false
         }
@@ -159,97 +209,127 @@ fn note(
     }
 }
 
-async fn reconcile_all<S: Store>(objects: &Objects<S>) -> Result<(), ApiError> {
-    let namespaces = resource("", "namespaces")?;
-    let list = objects
-        .list(namespaces, None, &Query::default(), |_| true)
-        .await?;
-    for ns in list["items"].as_array().into_iter().flatten() {
-        if let Some(name) = meta::name(ns) {
-            reconcile_namespace(objects, name).await?;
+/// Reads every followed object's summary at one revision, in pages.
+async fn build_index<S: Store>(
+    objects: &Objects<S>,
+    followed: &Followed,
+) -> Result<(Index, Revision), ApiError> {
+    let backend = |e: crate::store::StoreError| ApiError::internal(e.to_string());
+    let at = objects.store().revision().await.map_err(backend)?;
+    let mut index = Index::new();
+    for (_, prefix) in &followed.prefixes {
+        let mut start_after = None;
+        loop {
+            let page = objects
+                .store()
+                .list(
+                    prefix,
+                    ListOptions {
+                        start_after: start_after.take(),
+                        limit: Some(INDEX_PAGE),
+                        at: Some(at),
+                    },
+                )
+                .await
+                .map_err(backend)?;
+            for record in &page.records {
+                if let Some((kind, ns, name)) = followed.classify(&record.key) {
+                    let summary = Summary::decode(&record.value);
+                    index.observe(kind, ns, name, summary.as_ref());
+                }
+            }
+            if !page.more {
+                break;
+            }
+            start_after = page.records.last().map(|r| r.key.clone());
         }
     }
-    Ok(())
+    Ok((index, at))
 }
 
-/// Brings every Service's EndpointSlices and Endpoints in `namespace` to
-/// what its Pods say, and removes managed slices of Services that are gone.
-async fn reconcile_namespace<S: Store>(
+/// How many records one page of the index build decodes at a time.
+const INDEX_PAGE: usize = 500;
+
+/// The object `name` decoded as `T`; `None` when it does not exist (or
+/// does not decode, which validation on write rules out).
+async fn get_typed<S: Store, T: serde::de::DeserializeOwned>(
     objects: &Objects<S>,
+    resource: &'static ResourceInfo,
     namespace: &str,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    match objects.get(resource, Some(namespace), name).await {
+        Ok(value) => Ok(serde_json::from_value(value).ok()),
+        Err(e) if e.code == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Brings one Service's EndpointSlices and Endpoints to what its Pods say,
+/// reading only that Service, the Pods it selects and its slices. A Service
+/// that is gone loses its managed slices, and its Endpoints when `deleted`
+/// says the deletion was seen (as kube-controller-manager does).
+async fn reconcile_service<S: Store>(
+    objects: &Objects<S>,
+    index: &Index,
+    (namespace, name): &ServiceKey,
+    deleted: bool,
 ) -> Result<(), ApiError> {
     let (services_r, pods_r) = (resource("", "services")?, resource("", "pods")?);
     let (slices_r, endpoints_r) = (
         resource("discovery.k8s.io", "endpointslices")?,
         resource("", "endpoints")?,
     );
-    let services: Vec<Service> = objects.list_typed(services_r, Some(namespace)).await?;
-    let pods: Vec<Pod> = objects.list_typed(pods_r, Some(namespace)).await?;
-    let slices: Vec<EndpointSlice> = objects.list_typed(slices_r, Some(namespace)).await?;
-    let ns = Some(namespace);
-    let service_name = |slice: &EndpointSlice| {
-        slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_SERVICE_NAME))
-            .cloned()
+    let ns = Some(namespace.as_str());
+    let mut own: Vec<EndpointSlice> = Vec::new();
+    for slice in index.slices_of(namespace, name) {
+        own.extend(get_typed(objects, slices_r, namespace, &slice).await?);
+    }
+    let Some(service) = get_typed::<S, Service>(objects, services_r, namespace, name).await? else {
+        for slice in &own {
+            let managed = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(endpointslice::LABEL_MANAGED_BY))
+                .is_some_and(|m| m == endpointslice::CONTROLLER_NAME);
+            if managed && let Some(slice_name) = slice.metadata.name.as_deref() {
+                ignore_missing(objects.delete(slices_r, ns, slice_name, None).await)?;
+            }
+        }
+        if deleted {
+            ignore_missing(objects.delete(endpoints_r, ns, name, None).await)?;
+        }
+        return Ok(());
     };
-
-    for service in &services {
-        let Some(name) = service.metadata.name.as_deref() else {
-            continue;
-        };
-        let own: Vec<EndpointSlice> = slices
-            .iter()
-            .filter(|s| service_name(s).as_deref() == Some(name))
-            .cloned()
-            .collect();
-        let plan = endpointslice::reconcile(service, &pods, &own);
-        for slice in &plan.create {
-            ignore_exists(
-                objects
-                    .create(slices_r, ns, to_value(slice)?, |_| Ok(()))
-                    .await,
-            )?;
-        }
-        for slice in &plan.update {
-            let Some(slice_name) = slice.metadata.name.as_deref() else {
-                continue;
-            };
-            objects
-                .update(slices_r, ns, slice_name, to_value(slice)?, false, |_, _| {
-                    Ok(())
-                })
-                .await?;
-        }
-        for slice_name in &plan.delete {
-            ignore_missing(objects.delete(slices_r, ns, slice_name, None).await)?;
-        }
-        if let Some(endpoints) = endpointslice::legacy_endpoints(service, &pods) {
-            write_endpoints(objects, endpoints_r, namespace, name, &endpoints).await?;
-        }
+    let mut pods: Vec<Pod> = Vec::new();
+    for pod in index.pods_of(namespace, name) {
+        pods.extend(get_typed(objects, pods_r, namespace, &pod).await?);
     }
 
-    // Managed slices whose Service is gone.
-    let live: BTreeSet<&str> = services
-        .iter()
-        .filter_map(|s| s.metadata.name.as_deref())
-        .collect();
-    for slice in &slices {
-        let managed = slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(endpointslice::LABEL_MANAGED_BY))
-            .is_some_and(|m| m == endpointslice::CONTROLLER_NAME);
-        if managed
-            && let (Some(svc), Some(slice_name)) =
-                (service_name(slice), slice.metadata.name.as_deref())
-            && !live.contains(svc.as_str())
-        {
-            ignore_missing(objects.delete(slices_r, ns, slice_name, None).await)?;
-        }
+    let plan = endpointslice::reconcile(&service, &pods, &own);
+    for slice in &plan.create {
+        ignore_exists(
+            objects
+                .create(slices_r, ns, to_value(slice)?, |_| Ok(()))
+                .await,
+        )?;
+    }
+    for slice in &plan.update {
+        let Some(slice_name) = slice.metadata.name.as_deref() else {
+            continue;
+        };
+        objects
+            .update(slices_r, ns, slice_name, to_value(slice)?, false, |_, _| {
+                Ok(())
+            })
+            .await?;
+    }
+    for slice_name in &plan.delete {
+        ignore_missing(objects.delete(slices_r, ns, slice_name, None).await)?;
+    }
+    if let Some(endpoints) = endpointslice::legacy_endpoints(&service, &pods) {
+        write_endpoints(objects, endpoints_r, namespace, name, &endpoints).await?;
     }
     Ok(())
 }
@@ -313,17 +393,33 @@ mod tests {
     use super::*;
     use crate::store::SqliteStore;
 
+    use crate::{endpointslice::LABEL_SERVICE_NAME, request::Query};
+
     #[test]
-    fn keys_name_their_namespace() {
-        let prefixes = vec!["/registry/core/pods/".to_owned()];
+    fn keys_name_their_kind_namespace_and_name() {
+        let followed = Followed::new().expect("served");
         assert_eq!(
-            namespace_of("/registry/core/pods/prod/web-1", &prefixes).as_deref(),
-            Some("prod")
+            followed.classify("/registry/core/pods/prod/web-1"),
+            Some((Kind::Pod, "prod", "web-1"))
         );
         assert_eq!(
-            namespace_of("/registry/core/secrets/prod/x", &prefixes),
-            None
+            followed.classify("/registry/discovery.k8s.io/endpointslices/prod/web-x"),
+            Some((Kind::Slice, "prod", "web-x"))
         );
+        assert_eq!(followed.classify("/registry/core/secrets/prod/x"), None);
+        assert_eq!(followed.classify("/registry/core/services/prod"), None);
+    }
+
+    /// What a fresh start of the controller does: index, then every Service.
+    async fn pass(objects: &Objects<SqliteStore>) {
+        let (index, _) = build_index(objects, &Followed::new().expect("served"))
+            .await
+            .expect("index");
+        for service in index.services() {
+            reconcile_service(objects, &index, &service, false)
+                .await
+                .expect("reconcile");
+        }
     }
 
     #[tokio::test]
@@ -349,9 +445,7 @@ mod tests {
             .await
             .expect("pod");
 
-        reconcile_namespace(&objects, "default")
-            .await
-            .expect("pass");
+        pass(&objects).await;
         let slices_r = resource("discovery.k8s.io", "endpointslices").expect("slices");
         let slices = objects
             .list(slices_r, Some("default"), &Query::default(), |_| true)
@@ -374,9 +468,7 @@ mod tests {
 
         // A second pass writes nothing; deleting the Service removes its slice.
         let before = objects.store().revision().await.expect("rev");
-        reconcile_namespace(&objects, "default")
-            .await
-            .expect("pass");
+        pass(&objects).await;
         assert_eq!(
             objects.store().revision().await.expect("rev"),
             before,
@@ -386,13 +478,104 @@ mod tests {
             .delete(svc_r, Some("default"), "web", None)
             .await
             .expect("delete service");
-        reconcile_namespace(&objects, "default")
-            .await
-            .expect("pass");
+        pass(&objects).await;
         let slices = objects
             .list(slices_r, Some("default"), &Query::default(), |_| true)
             .await
             .expect("list");
         assert_eq!(slices["items"].as_array().map(Vec::len), Some(0));
+    }
+
+    /// Waits (up to 5 s) for `check` to hold on the store.
+    async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+        for _ in 0..250 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("condition not reached in 5 s");
+    }
+
+    #[tokio::test]
+    async fn the_running_controller_follows_pods_and_services() {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        let objects = Objects::new(SqliteStore::open(&dir.path().join("db")).expect("store"));
+        let (svc_r, pod_r, ep_r) = (
+            resource("", "services").expect("svc"),
+            resource("", "pods").expect("pods"),
+            resource("", "endpoints").expect("ep"),
+        );
+        let slices_r = resource("discovery.k8s.io", "endpointslices").expect("slices");
+        let pod = |name: &str, app: &str, ip: &str| {
+            json!({"metadata": {"name": name, "labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+                "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                           "conditions": [{"type": "Ready", "status": "True"}]}})
+        };
+        // A pod that exists before the controller starts, and one after.
+        objects
+            .create(
+                pod_r,
+                Some("default"),
+                pod("a", "web", "10.244.1.5"),
+                |_| Ok(()),
+            )
+            .await
+            .expect("pod a");
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(endpoint_slices(objects.clone(), stop.clone()));
+        let service = json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"},
+            "clusterIP": "10.96.1.1", "ports": [{"port": 80, "protocol": "TCP"}]}});
+        objects
+            .create(svc_r, Some("default"), service, |_| Ok(()))
+            .await
+            .expect("service");
+        objects
+            .create(
+                pod_r,
+                Some("default"),
+                pod("b", "web", "10.244.1.6"),
+                |_| Ok(()),
+            )
+            .await
+            .expect("pod b");
+        let addresses = || async {
+            let list = objects
+                .list(slices_r, Some("default"), &Query::default(), |_| true)
+                .await
+                .expect("list");
+            let mut found: Vec<String> = list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["addresses"][0].as_str().map(str::to_owned))
+                .collect();
+            found.sort();
+            found
+        };
+        eventually(|| async { addresses().await == ["10.244.1.5", "10.244.1.6"] }).await;
+
+        // Relabelled away, the pod leaves the slice.
+        let mut b = objects.get(pod_r, Some("default"), "b").await.expect("b");
+        b["metadata"]["labels"]["app"] = json!("db");
+        objects
+            .update(pod_r, Some("default"), "b", b, false, |_, _| Ok(()))
+            .await
+            .expect("relabel");
+        eventually(|| async { addresses().await == ["10.244.1.5"] }).await;
+
+        // The Service goes: so do its slice and its Endpoints.
+        objects
+            .delete(svc_r, Some("default"), "web", None)
+            .await
+            .expect("delete");
+        eventually(|| async {
+            addresses().await.is_empty() && objects.get(ep_r, Some("default"), "web").await.is_err()
+        })
+        .await;
+        stop.cancel();
+        worker.await.expect("worker ends");
     }
 }

@@ -32,6 +32,7 @@
 //! plan, watching objects and retrying belong to the caller.
 
 mod endpoints;
+pub mod index;
 mod pods;
 mod slices;
 
