@@ -3,7 +3,9 @@
 //! EndpointSlice and Endpoints controller, which turns Services and Pods
 //! into EndpointSlices (and legacy Endpoints) with the pure
 //! [`crate::endpointslice`] reconcile, one Service at a time: the Services
-//! a change touches, found through [`crate::endpointslice::index`]. Also
+//! a change touches, found through [`crate::endpointslice::index`]; the
+//! garbage collector, which acts on ownerReferences and the Foreground and
+//! Orphan propagation finalizers with the pure [`crate::owners`] graph. Also
 //! the claims repair
 //! ([`crate::claims::repair`]).
 
@@ -26,9 +28,10 @@ use crate::{
     },
     leader::{self, Timing},
     objects::Objects,
+    owners::{self, Action, Graph, Propagation},
     resources::{self, ResourceInfo},
     status::ApiError,
-    store::{EventKind, ListOptions, Revision, Store, WatchItem},
+    store::{EventKind, ListOptions, Record, Store, Watch, WatchItem},
 };
 
 /// How often the leader looks for claims no object holds.
@@ -54,6 +57,7 @@ pub async fn run<S: Store>(objects: Objects<S>, identity: String, shutdown: Canc
         }
         let term = shutdown.child_token();
         let worker = tokio::spawn(endpoint_slices(objects.clone(), term.clone()));
+        let collector = tokio::spawn(garbage_collector(objects.clone(), term.clone()));
         let repair = tokio::spawn(claims::repair(
             objects.clone(),
             CLAIMS_REPAIR_EVERY,
@@ -68,6 +72,7 @@ pub async fn run<S: Store>(objects: Objects<S>, identity: String, shutdown: Canc
         }
         term.cancel();
         let _ = worker.await;
+        let _ = collector.await;
         let _ = repair.await;
         if shutdown.is_cancelled() {
             let _ = election.await;
@@ -104,6 +109,18 @@ impl Followed {
         })
     }
 
+    /// Adds a stored object to the index.
+    fn feed(&self, index: &mut Index, record: &Record) {
+        if let Some((kind, ns, name)) = self.classify(&record.key) {
+            index.observe(kind, ns, name, Summary::decode(&record.value).as_ref());
+        }
+    }
+
+    /// The prefixes of the followed resources.
+    fn prefixes(&self) -> Vec<String> {
+        self.prefixes.iter().map(|(_, p)| p.clone()).collect()
+    }
+
     /// The kind, namespace and name a store key names, when followed.
     fn classify<'k>(&self, key: &'k str) -> Option<(Kind, &'k str, &'k str)> {
         self.prefixes.iter().find_map(|(kind, prefix)| {
@@ -124,25 +141,13 @@ async fn endpoint_slices<S: Store>(objects: Objects<S>, stop: CancellationToken)
             return;
         }
     };
+    let prefixes = followed.prefixes();
     loop {
-        let started = async {
-            let (index, from) = build_index(&objects, &followed).await?;
-            let watch = objects
-                .store()
-                .watch("/registry/", from)
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            Ok::<_, ApiError>((index, watch))
-        };
-        let (mut index, mut watch) = match started.await {
-            Ok(started) => started,
-            Err(e) => {
-                tracing::warn!(error = %e.message, "endpointslices: start failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    () = stop.cancelled() => return,
-                }
-            }
+        let feed = |index: &mut Index, record: &Record| followed.feed(index, record);
+        let Some((mut index, mut watch)) =
+            snapshot_then_watch(&objects, &prefixes, &stop, Index::new, feed).await
+        else {
+            return;
         };
         let mut dirty = index.services();
         let mut gone = BTreeSet::new();
@@ -155,28 +160,101 @@ async fn endpoint_slices<S: Store>(objects: Objects<S>, stop: CancellationToken)
                         "endpointslices: reconcile failed");
                 }
             }
-            let first = tokio::select! {
-                item = watch.next() => item,
-                () = stop.cancelled() => return,
-            };
-            let mut restart = note(first, &followed, &mut index, &mut dirty, &mut gone);
-            // Collect what else arrives within a short window, then act once.
-            let window = tokio::time::sleep(Duration::from_millis(20));
-            tokio::pin!(window);
-            while !restart {
-                tokio::select! {
-                    item = watch.next() => {
-                        restart = note(item, &followed, &mut index, &mut dirty, &mut gone);
-                    }
-                    () = &mut window => break,
-                }
-            }
+            let batch = next_batch(&mut watch, &stop, |item| {
+                note(item, &followed, &mut index, &mut dirty, &mut gone)
+            });
+            let Some(restart) = batch.await else { return };
             if restart {
                 // The rebuild reconciles every Service, these included.
                 break;
             }
         }
     }
+}
+
+/// Feeds every record under `prefixes`, read at one revision in pages, to
+/// a fresh `T`, then opens a watch on `/registry/` from that revision, so
+/// nothing is missed between the two. Retries each second on failure;
+/// `None` once `stop` fires.
+async fn snapshot_then_watch<S: Store, T>(
+    objects: &Objects<S>,
+    prefixes: &[String],
+    stop: &CancellationToken,
+    new: impl Fn() -> T,
+    feed: impl Fn(&mut T, &Record),
+) -> Option<(T, Watch)> {
+    let backend = |e: crate::store::StoreError| ApiError::internal(e.to_string());
+    loop {
+        let attempt = async {
+            let at = objects.store().revision().await.map_err(backend)?;
+            let mut state = new();
+            for prefix in prefixes {
+                let mut start_after = None;
+                loop {
+                    let options = ListOptions {
+                        start_after: start_after.take(),
+                        limit: Some(SNAPSHOT_PAGE),
+                        at: Some(at),
+                    };
+                    let page = objects
+                        .store()
+                        .list(prefix, options)
+                        .await
+                        .map_err(backend)?;
+                    for record in &page.records {
+                        feed(&mut state, record);
+                    }
+                    if !page.more {
+                        break;
+                    }
+                    start_after = page.records.last().map(|r| r.key.clone());
+                }
+            }
+            let watch = objects
+                .store()
+                .watch("/registry/", at)
+                .await
+                .map_err(backend)?;
+            Ok::<_, ApiError>((state, watch))
+        };
+        match attempt.await {
+            Ok(started) => return Some(started),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "controller start failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = stop.cancelled() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// How many records one page of a snapshot decodes at a time.
+const SNAPSHOT_PAGE: usize = 500;
+
+/// Waits for the next watch item, then takes whatever else arrives within
+/// 20 ms, feeding each to `note` (true: the watch broke). Returns whether
+/// the watch must be started over; `None` once `stop` fires.
+async fn next_batch(
+    watch: &mut Watch,
+    stop: &CancellationToken,
+    mut note: impl FnMut(Option<Result<WatchItem, crate::store::StoreError>>) -> bool,
+) -> Option<bool> {
+    let first = tokio::select! {
+        item = watch.next() => item,
+        () = stop.cancelled() => return None,
+    };
+    let mut restart = note(first);
+    let window = tokio::time::sleep(Duration::from_millis(20));
+    tokio::pin!(window);
+    while !restart {
+        tokio::select! {
+            item = watch.next() => restart = note(item),
+            () = &mut window => break,
+        }
+    }
+    Some(restart)
 }
 
 /// Feeds a watch item to the index, collecting the Services it touches
@@ -208,47 +286,6 @@ fn note(
         Some(Err(_)) | None => true,
     }
 }
-
-/// Reads every followed object's summary at one revision, in pages.
-async fn build_index<S: Store>(
-    objects: &Objects<S>,
-    followed: &Followed,
-) -> Result<(Index, Revision), ApiError> {
-    let backend = |e: crate::store::StoreError| ApiError::internal(e.to_string());
-    let at = objects.store().revision().await.map_err(backend)?;
-    let mut index = Index::new();
-    for (_, prefix) in &followed.prefixes {
-        let mut start_after = None;
-        loop {
-            let page = objects
-                .store()
-                .list(
-                    prefix,
-                    ListOptions {
-                        start_after: start_after.take(),
-                        limit: Some(INDEX_PAGE),
-                        at: Some(at),
-                    },
-                )
-                .await
-                .map_err(backend)?;
-            for record in &page.records {
-                if let Some((kind, ns, name)) = followed.classify(&record.key) {
-                    let summary = Summary::decode(&record.value);
-                    index.observe(kind, ns, name, summary.as_ref());
-                }
-            }
-            if !page.more {
-                break;
-            }
-            start_after = page.records.last().map(|r| r.key.clone());
-        }
-    }
-    Ok((index, at))
-}
-
-/// How many records one page of the index build decodes at a time.
-const INDEX_PAGE: usize = 500;
 
 /// The object `name` decoded as `T`; `None` when it does not exist (or
 /// does not decode, which validation on write rules out).
@@ -334,6 +371,160 @@ async fn reconcile_service<S: Store>(
     Ok(())
 }
 
+/// The garbage collector, until `stop`: builds the ownership
+/// [`Graph`] from a snapshot of every stored object, examines each, then
+/// examines what each change touches and applies the [`Action`]s.
+async fn garbage_collector<S: Store>(objects: Objects<S>, stop: CancellationToken) {
+    let prefixes = ["/registry/".to_owned()];
+    loop {
+        let new = || Graph::new(stored_kind);
+        let feed = |graph: &mut Graph, record: &Record| {
+            graph.observe(&record.key, owners::Summary::decode(&record.value).as_ref());
+        };
+        let Some((mut graph, mut watch)) =
+            snapshot_then_watch(&objects, &prefixes, &stop, new, feed).await
+        else {
+            return;
+        };
+        let mut dirty = graph.keys();
+        loop {
+            for key in std::mem::take(&mut dirty) {
+                for action in graph.examine(&key) {
+                    if let Err(e) = collect(&objects, &action).await {
+                        tracing::warn!(%key, error = %e.message, "garbage collector: write failed");
+                    }
+                }
+            }
+            let batch = next_batch(&mut watch, &stop, |item| {
+                observe(item, &mut graph, &mut dirty)
+            });
+            let Some(restart) = batch.await else { return };
+            if restart {
+                break;
+            }
+        }
+    }
+}
+
+/// Whether owners of this kind are stored here, so their absence means
+/// they are gone.
+fn stored_kind(api_version: &str, kind: &str) -> bool {
+    resources::by_kind(api_version, kind).is_some_and(|r| r.stored)
+}
+
+/// Feeds a watch item to the graph; true when the watch ended.
+fn observe(
+    item: Option<Result<WatchItem, crate::store::StoreError>>,
+    graph: &mut Graph,
+    dirty: &mut BTreeSet<String>,
+) -> bool {
+    match item {
+        Some(Ok(WatchItem::Event(event))) => {
+            let summary = match event.kind {
+                EventKind::Deleted => None,
+                _ => owners::Summary::decode(&event.record.value),
+            };
+            dirty.extend(graph.observe(&event.record.key, summary.as_ref()));
+            false
+        }
+        Some(Ok(WatchItem::Progress(_))) => false,
+        Some(Err(_)) | None => true,
+    }
+}
+
+/// The resource, namespace and name a store key names.
+fn locate(key: &str) -> Option<(&'static ResourceInfo, Option<&str>, &str)> {
+    resources::RESOURCES
+        .iter()
+        .filter(|r| r.stored)
+        .find_map(|r| {
+            let rest = key.strip_prefix(r.key_prefix().as_str())?;
+            if r.namespaced {
+                let (ns, name) = rest.split_once('/')?;
+                Some((r, Some(ns), name))
+            } else {
+                Some((r, None, rest))
+            }
+        })
+}
+
+/// Applies one collector decision. An object that changed meanwhile (other
+/// uid, newer version) is left for the next event to decide again.
+async fn collect<S: Store>(objects: &Objects<S>, action: &Action) -> Result<(), ApiError> {
+    let (key, uid) = match action {
+        Action::Delete { key, uid, .. }
+        | Action::DropOwners { key, uid, .. }
+        | Action::Finish { key, uid, .. } => (key, uid),
+    };
+    let Some((resource, ns, name)) = locate(key) else {
+        return Ok(());
+    };
+    let mut object = match objects.get(resource, ns, name).await {
+        Ok(object) => object,
+        Err(e) if e.code == 404 => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+        return Ok(());
+    }
+    let result = match action {
+        Action::Delete { foreground, .. } => {
+            let propagation = if *foreground {
+                Propagation::Foreground
+            } else {
+                Propagation::Background
+            };
+            let precondition = crate::objects::meta::resource_version(&object)?;
+            tracing::info!(%key, ?propagation, "garbage collector: deleting a dependent");
+            objects
+                .delete_with(resource, ns, name, precondition, propagation)
+                .await
+                .map(drop)
+        }
+        Action::DropOwners { owners: gone, .. } => {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                let kept: Vec<Value> = meta
+                    .get("ownerReferences")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| {
+                        !r.get("uid")
+                            .and_then(Value::as_str)
+                            .is_some_and(|u| gone.iter().any(|g| g == u))
+                    })
+                    .cloned()
+                    .collect();
+                if kept.is_empty() {
+                    meta.remove("ownerReferences");
+                } else {
+                    meta.insert("ownerReferences".into(), Value::Array(kept));
+                }
+            }
+            objects
+                .update(resource, ns, name, object, false, |_, _| Ok(()))
+                .await
+                .map(drop)
+        }
+        Action::Finish { finalizer, .. } => {
+            if let Some(list) = object
+                .pointer_mut("/metadata/finalizers")
+                .and_then(Value::as_array_mut)
+            {
+                list.retain(|f| f != finalizer);
+            }
+            objects
+                .update(resource, ns, name, object, false, |_, _| Ok(()))
+                .await
+                .map(drop)
+        }
+    };
+    match result {
+        Err(e) if e.code == 404 || e.code == 409 => Ok(()),
+        other => other,
+    }
+}
+
 /// Creates or updates the Endpoints object `name` when its content differs.
 async fn write_endpoints<S: Store>(
     objects: &Objects<S>,
@@ -412,7 +603,11 @@ mod tests {
 
     /// What a fresh start of the controller does: index, then every Service.
     async fn pass(objects: &Objects<SqliteStore>) {
-        let (index, _) = build_index(objects, &Followed::new().expect("served"))
+        let followed = Followed::new().expect("served");
+        let prefixes = followed.prefixes();
+        let feed = |index: &mut Index, record: &Record| followed.feed(index, record);
+        let stop = CancellationToken::new();
+        let (index, _) = snapshot_then_watch(objects, &prefixes, &stop, Index::new, feed)
             .await
             .expect("index");
         for service in index.services() {
@@ -575,6 +770,80 @@ mod tests {
             addresses().await.is_empty() && objects.get(ep_r, Some("default"), "web").await.is_err()
         })
         .await;
+        stop.cancel();
+        worker.await.expect("worker ends");
+    }
+
+    #[tokio::test]
+    async fn the_garbage_collector_follows_each_propagation_policy() {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        let objects = Objects::new(SqliteStore::open(&dir.path().join("db")).expect("store"));
+        let cm = resource("", "configmaps").expect("configmaps");
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(garbage_collector(objects.clone(), stop.clone()));
+        let ns = Some("default");
+        let create = |name: &'static str, owner: Option<&Value>| {
+            let mut object = json!({"metadata": {"name": name}});
+            if let Some(owner) = owner {
+                object["metadata"]["ownerReferences"] = json!([{
+                    "apiVersion": "v1", "kind": "ConfigMap", "name": owner["metadata"]["name"],
+                    "uid": owner["metadata"]["uid"], "blockOwnerDeletion": true}]);
+            }
+            let objects = objects.clone();
+            async move {
+                objects
+                    .create(cm, ns, object, |_| Ok(()))
+                    .await
+                    .expect("created")
+            }
+        };
+        let exists = |name: &'static str| {
+            let objects = objects.clone();
+            async move { objects.get(cm, ns, name).await.ok() }
+        };
+
+        // Background: the owner goes at once, the dependent after it.
+        let owner = create("bg-owner", None).await;
+        create("bg-dep", Some(&owner)).await;
+        create("bystander", None).await;
+        objects
+            .delete_with(cm, ns, "bg-owner", None, Propagation::Background)
+            .await
+            .expect("delete");
+        eventually(|| async { exists("bg-dep").await.is_none() }).await;
+        assert!(exists("bystander").await.is_some());
+
+        // Foreground: the owner waits, marked, until its dependent is gone.
+        let owner = create("fg-owner", None).await;
+        create("fg-dep", Some(&owner)).await;
+        let marked = objects
+            .delete_with(cm, ns, "fg-owner", None, Propagation::Foreground)
+            .await
+            .expect("delete");
+        assert!(marked.pointer("/metadata/deletionTimestamp").is_some());
+        eventually(|| async {
+            exists("fg-dep").await.is_none() && exists("fg-owner").await.is_none()
+        })
+        .await;
+
+        // Orphan: the dependent stays, without its reference.
+        let owner = create("or-owner", None).await;
+        create("or-dep", Some(&owner)).await;
+        objects
+            .delete_with(cm, ns, "or-owner", None, Propagation::Orphan)
+            .await
+            .expect("delete");
+        eventually(|| async { exists("or-owner").await.is_none() }).await;
+        let dependent = exists("or-dep").await.expect("the dependent stays");
+        assert!(dependent.pointer("/metadata/ownerReferences").is_none());
+
+        // A dependent of an owner that never existed is collected too.
+        create(
+            "ghost-dep",
+            Some(&json!({"metadata": {"name": "ghost", "uid": "no-such-uid"}})),
+        )
+        .await;
+        eventually(|| async { exists("ghost-dep").await.is_none() }).await;
         stop.cancel();
         worker.await.expect("worker ends");
     }

@@ -26,6 +26,7 @@ pub mod leader;
 pub mod namespaces;
 pub mod objects;
 pub mod openapi;
+pub mod owners;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;

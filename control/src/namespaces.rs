@@ -87,7 +87,13 @@ async fn finalize<S: Store>(
                     continue;
                 };
                 match api
-                    .delete_object(resource, Some(namespace), name, None)
+                    .delete_object(
+                        resource,
+                        Some(namespace),
+                        name,
+                        None,
+                        crate::owners::Propagation::Background,
+                    )
                     .await
                 {
                     Ok(object) if is_marked(&object) => remaining += 1,

@@ -141,6 +141,8 @@ pub struct Query {
     pub force: bool,
     /// `propagationPolicy`.
     pub propagation_policy: Option<String>,
+    /// `orphanDependents` (deprecated form of propagationPolicy=Orphan).
+    pub orphan_dependents: Option<bool>,
     /// `gracePeriodSeconds`.
     pub grace_period_seconds: Option<i64>,
 }
@@ -309,6 +311,7 @@ pub fn parse_query(raw: &str) -> Result<Query, RequestError> {
             "fieldValidation" => query.field_validation = Some(value),
             "force" => query.force = boolean(&value),
             "propagationPolicy" => query.propagation_policy = Some(value),
+            "orphanDependents" => query.orphan_dependents = Some(boolean(&value)),
             "gracePeriodSeconds" => {
                 query.grace_period_seconds = Some(value.parse().map_err(|_| bad(&key, &value))?)
             }

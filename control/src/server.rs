@@ -24,7 +24,9 @@ use crate::{
     authn::{Authenticator, User},
     authz, claims, defaults, discovery, fields,
     objects::{self, Objects, meta},
-    openapi, patch,
+    openapi,
+    owners::Propagation,
+    patch,
     pki::CertifiedKey,
     protobuf, rbac,
     request::{self, Endpoint, Query, Request, RequestError, ResourceRequest, Verb},
@@ -225,10 +227,11 @@ impl<S: Store> Api<S> {
         namespace: Option<&str>,
         name: &str,
         precondition: Option<i64>,
+        propagation: Propagation,
     ) -> Result<Value, ApiError> {
         let deleted = self
             .objects
-            .delete(resource, namespace, name, precondition)
+            .delete_with(resource, namespace, name, precondition, propagation)
             .await?;
         let marked = deleted
             .pointer("/metadata/deletionTimestamp")
@@ -566,8 +569,10 @@ impl<S: Store> Api<S> {
                 Ok(json_response(StatusCode::OK, &updated))
             }
             Verb::Delete => {
-                let precondition = delete_precondition(http).await?;
-                let deleted = self.delete_object(resource, ns, name, precondition).await?;
+                let (precondition, propagation) = delete_options(http, &query).await?;
+                let deleted = self
+                    .delete_object(resource, ns, name, precondition, propagation)
+                    .await?;
                 Ok(json_response(StatusCode::OK, &deleted))
             }
             Verb::DeleteCollection => {
@@ -581,7 +586,10 @@ impl<S: Store> Api<S> {
                     let (Some(name), item_ns) = (meta::name(item), meta::namespace(item)) else {
                         continue;
                     };
-                    match self.delete_object(resource, item_ns, name, None).await {
+                    match self
+                        .delete_object(resource, item_ns, name, None, Propagation::Background)
+                        .await
+                    {
                         Ok(object) => deleted.push(object),
                         Err(e) if e.code == 404 => {}
                         Err(e) => return Err(e),
@@ -1199,22 +1207,39 @@ async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// `preconditions.resourceVersion` of an optional DeleteOptions body.
-async fn delete_precondition(http: http::Request<Incoming>) -> Result<Option<i64>, ApiError> {
-    if http.method() != Method::DELETE {
-        return Ok(None);
-    }
-    let bytes = read_body(http).await?;
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    let options: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("DeleteOptions is not valid JSON: {e}")))?;
-    match options
+/// The precondition and propagation policy of a delete: an optional
+/// DeleteOptions body (`preconditions.resourceVersion`, `propagationPolicy`,
+/// `orphanDependents`), else the query.
+async fn delete_options(
+    http: http::Request<Incoming>,
+    query: &Query,
+) -> Result<(Option<i64>, Propagation), ApiError> {
+    let bytes = if http.method() == Method::DELETE {
+        read_body(http).await?
+    } else {
+        Default::default()
+    };
+    let options: Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("DeleteOptions is not valid JSON: {e}")))?
+    };
+    let precondition = match options
         .pointer("/preconditions/resourceVersion")
         .and_then(Value::as_str)
     {
-        Some(rv) => meta::parse_revision(rv).map(Some),
-        None => Ok(None),
-    }
+        Some(rv) => Some(meta::parse_revision(rv)?),
+        None => None,
+    };
+    let policy = options
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or(query.propagation_policy.as_deref());
+    let orphan = options
+        .get("orphanDependents")
+        .and_then(Value::as_bool)
+        .or(query.orphan_dependents);
+    let propagation = Propagation::parse(policy, orphan).map_err(ApiError::bad_request)?;
+    Ok((precondition, propagation))
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
+    owners::Propagation,
     request::Query,
     resources::ResourceInfo,
     status::ApiError,
@@ -337,11 +338,43 @@ impl<S: Store> Objects<S> {
         name: &str,
         precondition: Option<Revision>,
     ) -> Result<Value, ApiError> {
+        self.delete_with(
+            resource,
+            namespace,
+            name,
+            precondition,
+            Propagation::Background,
+        )
+        .await
+    }
+
+    /// [`Objects::delete`] with a propagation policy: Foreground and Orphan
+    /// add their finalizer, so the object stays (marked) until the garbage
+    /// collector has dealt with its dependents.
+    pub async fn delete_with(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        precondition: Option<Revision>,
+        propagation: Propagation,
+    ) -> Result<Value, ApiError> {
         let (mut object, record) = self.read(resource, namespace, name).await?;
         if precondition.is_some_and(|rv| rv != record.mod_revision) {
             return Err(ApiError::conflict(resource, name));
         }
         let key = resource.key(namespace, name);
+        if let Some(finalizer) = propagation.finalizer()
+            && !deleting(&object)
+            && let Some(m) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            let finalizers = m.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(list) = finalizers.as_array_mut()
+                && !list.iter().any(|f| f == finalizer)
+            {
+                list.push(json!(finalizer));
+            }
+        }
         if held(resource, &object) {
             if deleting(&object) {
                 return Ok(object);
