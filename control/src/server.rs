@@ -500,6 +500,13 @@ impl<S: Store> Api<S> {
             }
             Verb::List => {
                 let filter = object_filter(resource, &query)?;
+                if representation == Representation::Json {
+                    let bytes = self
+                        .objects
+                        .list_encoded(resource, ns, &query, |o| filter.matches(o))
+                        .await?;
+                    return Ok(full(StatusCode::OK, "application/json", bytes));
+                }
                 let list = self
                     .objects
                     .list(resource, ns, &query, |o| filter.matches(o))

@@ -198,6 +198,65 @@ impl<S: Store> Objects<S> {
         query: &Query,
         keep: impl Fn(&Value) -> bool,
     ) -> Result<Value, ApiError> {
+        let mut items = Vec::new();
+        let metadata = self
+            .scan(resource, namespace, query, keep, |item| {
+                items.push(item);
+                Ok(())
+            })
+            .await?;
+        Ok(json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.list_kind,
+            "metadata": metadata,
+            "items": items,
+        }))
+    }
+
+    /// [`Objects::list`] encoded as JSON, one item at a time: a large list
+    /// never exists as a tree of `Value`s, only as its bytes.
+    pub async fn list_encoded(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        query: &Query,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Vec<u8>, ApiError> {
+        let encode = |e: serde_json::Error| ApiError::internal(format!("encoding list: {e}"));
+        let mut out = serde_json::to_vec(&json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.list_kind,
+        }))
+        .map_err(encode)?;
+        // Reopen the object to append the items, then the metadata.
+        out.pop();
+        out.extend_from_slice(b",\"items\":[");
+        let mut first = true;
+        let metadata = self
+            .scan(resource, namespace, query, keep, |item| {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                serde_json::to_writer(&mut out, &item).map_err(encode)
+            })
+            .await?;
+        out.extend_from_slice(b"],\"metadata\":");
+        serde_json::to_writer(&mut out, &metadata).map_err(encode)?;
+        out.push(b'}');
+        Ok(out)
+    }
+
+    /// Feeds the objects a list returns to `each`, in key order, and
+    /// returns the list's metadata (resourceVersion, continue token).
+    async fn scan(
+        &self,
+        resource: &'static ResourceInfo,
+        namespace: Option<&str>,
+        query: &Query,
+        keep: impl Fn(&Value) -> bool,
+        mut each: impl FnMut(Value) -> Result<(), ApiError>,
+    ) -> Result<Value, ApiError> {
         let prefix = resource.namespace_prefix(namespace);
         let limit = query
             .limit
@@ -217,7 +276,7 @@ impl<S: Store> Objects<S> {
                 (at, None)
             }
         };
-        let mut items = Vec::new();
+        let mut kept = 0;
         let (revision, more_after) = loop {
             let page = self
                 .store
@@ -225,7 +284,7 @@ impl<S: Store> Objects<S> {
                     &prefix,
                     ListOptions {
                         start_after: start_after.clone(),
-                        limit: limit.map(|l| l - items.len()),
+                        limit: limit.map(|l| l - kept),
                         at,
                     },
                 )
@@ -242,10 +301,11 @@ impl<S: Store> Objects<S> {
             for record in &page.records {
                 let object = decode(record)?;
                 if keep(&object) {
-                    items.push(object);
+                    kept += 1;
+                    each(object)?;
                 }
             }
-            let full = limit.is_some_and(|l| items.len() >= l);
+            let full = limit.is_some_and(|l| kept >= l);
             match (page.more, full) {
                 (true, true) => break (page.revision, last_key),
                 (true, false) => start_after = last_key,
@@ -259,12 +319,7 @@ impl<S: Store> Objects<S> {
                 start,
             }));
         }
-        Ok(json!({
-            "apiVersion": resource.api_version,
-            "kind": resource.list_kind,
-            "metadata": metadata,
-            "items": items,
-        }))
+        Ok(metadata)
     }
 
     /// Every object of `resource` in `namespace` (all when `None`) that

@@ -269,3 +269,40 @@ fn continue_tokens_round_trip() {
         token
     );
 }
+
+#[tokio::test]
+async fn an_encoded_list_is_the_list_as_json() {
+    let (_dir, objects) = objects();
+    for name in ["a", "b", "c"] {
+        objects
+            .create(svc(), Some("default"), service(name), |_| Ok(()))
+            .await
+            .expect("create");
+    }
+    for query in [
+        Query::default(),
+        Query {
+            limit: Some(2),
+            ..Query::default()
+        },
+    ] {
+        let keep = |o: &Value| meta::name(o) != Some("b");
+        let list = objects
+            .list(svc(), Some("default"), &query, keep)
+            .await
+            .expect("list");
+        let bytes = objects
+            .list_encoded(svc(), Some("default"), &query, keep)
+            .await
+            .expect("encoded");
+        let decoded: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        assert_eq!(decoded, list);
+    }
+    let empty = objects
+        .list_encoded(svc(), Some("other"), &Query::default(), |_| true)
+        .await
+        .expect("encoded");
+    let empty: Value = serde_json::from_slice(&empty).expect("valid JSON");
+    assert_eq!(empty["items"], json!([]));
+    assert_eq!(empty["kind"], "ServiceList");
+}
