@@ -168,23 +168,7 @@ impl<S: Store> Api<S> {
         if verb != Verb::Create || resource.kind != "SelfSubjectAccessReview" {
             return Err(ApiError::method_not_allowed());
         }
-        let content_type = http
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_owned();
-        let mut review = if protobuf::is_protobuf(&content_type) {
-            let bytes = read_body(http).await?;
-            protobuf::decode(&bytes).map_err(|e| match e {
-                protobuf::ProtobufError::Unsupported(_) => {
-                    ApiError::unsupported_media_type(&content_type)
-                }
-                e => ApiError::bad_request(e.to_string()),
-            })?
-        } else {
-            read_json(http).await?
-        };
+        let mut review = read_json(http).await?;
         let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
         let attributes = if let Some(r) = review.pointer("/spec/resourceAttributes") {
             rbac::Attributes::Resource {
@@ -1193,6 +1177,7 @@ async fn read_body(http: http::Request<Incoming>) -> Result<Bytes, ApiError> {
 }
 
 /// A JSON object body (400 when it is not JSON, 415 for other media types).
+/// The object in a request body: JSON, or a Kubernetes protobuf envelope.
 async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
     let content_type = http
         .headers()
@@ -1200,6 +1185,17 @@ async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
+    if protobuf::is_protobuf(&content_type) {
+        // kubectl's typed commands (create namespace, configmap, ...).
+        let bytes = read_body(http).await?;
+        return protobuf::decode(&bytes).map_err(|e| {
+            if e.is_unsupported() {
+                ApiError::unsupported_body(e.to_string())
+            } else {
+                ApiError::bad_request(e.to_string())
+            }
+        });
+    }
     if !content_type.starts_with("application/json") {
         return Err(ApiError::unsupported_media_type(&content_type));
     }

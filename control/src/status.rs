@@ -160,6 +160,12 @@ impl ApiError {
         )
     }
 
+    /// 415 for a body in a supported media type that this server cannot
+    /// take in that form (a protobuf kind or field it does not convert).
+    pub fn unsupported_body(message: impl Into<String>) -> ApiError {
+        ApiError::new(415, "UnsupportedMediaType", message)
+    }
+
     /// 415: a content type the verb does not take.
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
         ApiError::new(

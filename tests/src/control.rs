@@ -28,6 +28,37 @@ pub fn kubectl(version: &str) -> Result<PathBuf, HarnessError> {
     }
 }
 
+/// Runs kubectl `version` with `kubeconfig` inside `node`'s netns: its
+/// stdout when it succeeds, else a message with its stdout and stderr.
+pub fn run_kubectl(
+    node: &Node,
+    version: &str,
+    kubeconfig: &Path,
+    args: &[&str],
+) -> Result<String, String> {
+    let binary = kubectl(version).map_err(|e| e.to_string())?;
+    let mut command = node
+        .netns()
+        .command(&binary, None)
+        .map_err(|e| e.to_string())?;
+    let out = command
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .map_err(|e| format!("kubectl {args:?} did not run: {e}"))?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(format!(
+            "kubectl {version} {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        ))
+    }
+}
+
 /// Starts `strait control --data-dir DATA_DIR --listen <node ip>:6443
 /// <extra>` on `node` and waits (up to 20 s) until it answers /readyz with
 /// the admin kubeconfig it writes.

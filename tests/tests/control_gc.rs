@@ -2,35 +2,13 @@
 //! delete` with each `--cascade` policy, on objects whose owners are set
 //! the way controllers set them.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use strait_tests::{Cluster, ClusterSpec, Node, privileged, wait_until};
 
 /// Runs kubectl 1.33 in the node's netns; stdout when it succeeds.
 fn kubectl(node: &Node, kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
-    let binary: PathBuf = strait_tests::control::kubectl("1.33").expect("kubectl");
-    let out = node
-        .netns()
-        .command(&binary, None)
-        .expect("command in the node netns")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    if out.status.success() {
-        Ok(text(&out.stdout))
-    } else {
-        Err(format!(
-            "kubectl {args:?}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        ))
-    }
+    strait_tests::control::run_kubectl(node, "1.33", kubeconfig, args)
 }
 
 /// Creates ConfigMap `name`, owned by `owner` (with its uid) when given.
