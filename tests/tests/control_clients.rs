@@ -1,7 +1,7 @@
 //! strait control against kube-rs clients inside a virtual node: writes
-//! acknowledged with a 2xx survive SIGKILL of the server, and a
-//! kube-runtime watcher that falls behind compacted history re-lists
-//! after its 410 Gone and carries on.
+//! acknowledged with a 2xx survive SIGKILL of the server, a kube-runtime
+//! watcher that falls behind compacted history re-lists after its 410 Gone
+//! and carries on, and server-side apply tracks owners and conflicts.
 
 use std::{
     collections::BTreeMap,
@@ -19,7 +19,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
     Api, Client, Config,
-    api::{ListParams, ObjectMeta, PostParams},
+    api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{WatchStreamExt as _, watcher},
 };
@@ -259,4 +259,136 @@ fn a_kube_runtime_watcher_relists_after_410_and_catches_up() {
             });
         })
         .expect("entered the node netns");
+}
+
+/// `(manager, operation)` of each managedFields entry.
+fn owners(cm: &ConfigMap) -> Vec<(String, String)> {
+    cm.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|e| {
+            (
+                e.manager.clone().unwrap_or_default(),
+                e.operation.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kube_rs_server_side_apply_tracks_owners_and_conflicts() {
+    if !privileged("kube_rs_server_side_apply_tracks_owners_and_conflicts") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    let _control = start_control(node, &data_dir, &[]);
+    with_client(node, &kubeconfig, |client| {
+        Box::pin(async move {
+            let api: Api<ConfigMap> = Api::namespaced(client, "default");
+            let config = |data: serde_json::Value| {
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "applied"},
+                    "data": data,
+                })
+            };
+            let first = config(serde_json::json!({"value": "1", "note": "first"}));
+            let created = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("first"),
+                    &Patch::Apply(&first),
+                )
+                .await
+                .expect("apply creates");
+            let data = created.data.clone().unwrap_or_default();
+            assert_eq!(data.get("value").map(String::as_str), Some("1"));
+            assert_eq!(owners(&created), [("first".into(), "Apply".into())]);
+
+            // Another applier changing an owned field: 409 until forced.
+            let second = config(serde_json::json!({"value": "2"}));
+            let refused = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("second"),
+                    &Patch::Apply(&second),
+                )
+                .await
+                .expect_err("conflict");
+            let kube::Error::Api(status) = refused else {
+                panic!("not an API error: {refused}");
+            };
+            assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+            assert_eq!(
+                status.message,
+                "Apply failed with 1 conflict: conflict with \"first\": .data.value"
+            );
+            let causes = status.details.map(|d| d.causes).unwrap_or_default();
+            assert_eq!(causes.len(), 1);
+            assert_eq!(
+                (causes[0].reason.as_str(), causes[0].field.as_str()),
+                ("FieldManagerConflict", ".data.value")
+            );
+            let forced = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("second").force(),
+                    &Patch::Apply(&second),
+                )
+                .await
+                .expect("forced apply");
+            assert_eq!(
+                forced
+                    .data
+                    .clone()
+                    .unwrap_or_default()
+                    .get("value")
+                    .map(String::as_str),
+                Some("2")
+            );
+
+            // The first applier drops `note`, which only it owned: it goes.
+            let again = config(serde_json::json!({"value": "2"}));
+            let pruned = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("first"),
+                    &Patch::Apply(&again),
+                )
+                .await
+                .expect("re-apply");
+            let data = pruned.data.clone().unwrap_or_default();
+            assert!(!data.contains_key("note"), "{data:?}");
+
+            // A merge patch is recorded as an Update by its field manager.
+            let params = PatchParams {
+                field_manager: Some("merger".into()),
+                ..PatchParams::default()
+            };
+            let merged = api
+                .patch(
+                    "applied",
+                    &params,
+                    &Patch::Merge(serde_json::json!({"data": {"extra": "x"}})),
+                )
+                .await
+                .expect("merge patch");
+            let owners = owners(&merged);
+            for owner in [
+                ("first", "Apply"),
+                ("second", "Apply"),
+                ("merger", "Update"),
+            ] {
+                assert!(
+                    owners.contains(&(owner.0.into(), owner.1.into())),
+                    "{owner:?} in {owners:?}"
+                );
+            }
+        })
+    });
 }
