@@ -690,9 +690,20 @@ impl<S: Store> Api<S> {
         fields: Fields<'_>,
     ) -> Result<Value, ApiError> {
         let now = objects::now();
+        // A status write takes all metadata from the stored object, so an
+        // apply's own result is put back.
+        let applied_fields = match fields {
+            Fields::Applied if status_only => body.pointer("/metadata/managedFields").cloned(),
+            _ => None,
+        };
         let admit = |old: &Value, new: &mut Value| {
             defaults::apply_defaults(resource.kind, new);
             fields.record(resource, Some(old), new, &now);
+            if let Some(managed) = &applied_fields
+                && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.insert("managedFields".into(), managed.clone());
+            }
             // Validation reads the version the update is based on.
             if meta::resource_version(new).ok().flatten().is_none()
                 && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()

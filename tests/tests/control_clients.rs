@@ -16,7 +16,7 @@ use std::{
 };
 
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::{
     Api, Client, Config,
     api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams},
@@ -288,6 +288,7 @@ fn kube_rs_server_side_apply_tracks_owners_and_conflicts() {
     let _control = start_control(node, &data_dir, &[]);
     with_client(node, &kubeconfig, |client| {
         Box::pin(async move {
+            let pod_client = client.clone();
             let api: Api<ConfigMap> = Api::namespaced(client, "default");
             let config = |data: serde_json::Value| {
                 serde_json::json!({
@@ -389,6 +390,58 @@ fn kube_rs_server_side_apply_tracks_owners_and_conflicts() {
                     "{owner:?} in {owners:?}"
                 );
             }
+
+            // Status has its own appliers, recorded with the subresource.
+            let pods: Api<Pod> = Api::namespaced(pod_client, "default");
+            let pod = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "applied"},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            });
+            pods.patch(
+                "applied",
+                &PatchParams::apply("deployer"),
+                &Patch::Apply(&pod),
+            )
+            .await
+            .expect("pod applied");
+            let status = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "applied"},
+                "status": {"phase": "Running"},
+            });
+            let running = pods
+                .patch_status(
+                    "applied",
+                    &PatchParams::apply("node"),
+                    &Patch::Apply(&status),
+                )
+                .await
+                .expect("status applied");
+            assert_eq!(
+                running.status.and_then(|s| s.phase).as_deref(),
+                Some("Running")
+            );
+            let entries: Vec<(String, String, String)> = running
+                .metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        e.manager.clone().unwrap_or_default(),
+                        e.operation.clone().unwrap_or_default(),
+                        e.subresource.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            assert!(
+                entries.contains(&("deployer".into(), "Apply".into(), String::new()))
+                    && entries.contains(&("node".into(), "Apply".into(), "status".into())),
+                "{entries:?}"
+            );
         })
     });
 }
