@@ -269,6 +269,61 @@ mod tests {
     }
 
     #[test]
+    fn applies_through_the_kind_schema_like_kube() {
+        let deploy = KindSchema::of("Deployment");
+        let config = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"spec": {"containers": [
+                    {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]},
+                ]}},
+            },
+        });
+        let t = "2024-05-01T10:00:00Z";
+        let created = crate::apply::apply(None, &config, "kubectl", false, &deploy, "apps/v1", t)
+            .expect("applies");
+        let fields = &created["metadata"]["managedFields"][0]["fieldsV1"];
+        let container =
+            &fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"];
+        assert_eq!(
+            container["f:ports"]["k:{\"containerPort\":80,\"protocol\":\"TCP\"}"],
+            json!({".": {}, "f:containerPort": {}})
+        );
+        assert_eq!(fields["f:spec"]["f:selector"], json!({}), "owned whole");
+
+        // Defaulting fills in the protocol; re-applying matches it by key.
+        let mut live = created.clone();
+        live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+        let again = crate::apply::apply(
+            Some(&live),
+            &config,
+            "kubectl",
+            false,
+            &deploy,
+            "apps/v1",
+            "2024-05-01T11:00:00Z",
+        )
+        .expect("re-applies");
+        assert_eq!(again, live, "nothing changes, not even the entry's time");
+
+        // Another applier's selector replaces the whole atomic selector and
+        // so conflicts on it as one field.
+        let other = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web", "tier": "x"}}},
+        });
+        let err = crate::apply::apply(Some(&live), &other, "other", false, &deploy, "apps/v1", t)
+            .expect_err("conflict");
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.selector"
+        );
+    }
+
+    #[test]
     fn every_stored_kind_has_a_table() {
         for resource in resources::RESOURCES.iter().filter(|r| r.stored) {
             assert!(
