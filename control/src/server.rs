@@ -795,7 +795,8 @@ impl<S: Store> Api<S> {
         let Target { resource, ns, name } = *target;
         let config = applied::decode(body)?;
         applied::check_type(resource, &config)?;
-        strict_fields(resource, query, &config)?;
+        applied::check_fields(resource, &config)
+            .map_err(|e| applied::apply_error(&e, resource, ns, name))?;
         let schema = KindSchema::of(resource.kind);
         let scope = if status_only {
             apply::Scope::Status

@@ -845,7 +845,20 @@ fn server_side_apply_merges_prunes_and_reports_conflicts() {
             "b"
         );
 
-        // A configuration the schema refuses reads as kube-apiserver's.
+        // Configurations the schema refuses read as kube-apiserver's.
+        let typo = k.server_side(
+            "typo.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: {ns}\n\
+                 dta: {{a: b}}\n"
+            ),
+            &[],
+        );
+        assert!(
+            !typo.status.success() && stderr(&typo).contains(".dta: field not declared in schema"),
+            "{version}: {}",
+            stderr(&typo)
+        );
         let refused = k.server_side(
             "dup.yaml",
             &format!(

@@ -140,6 +140,24 @@ pub fn check_type(resource: &ResourceInfo, config: &Value) -> Result<(), ApiErro
     Ok(())
 }
 
+/// Refuses a configuration with fields its kind does not have, as
+/// kube-apiserver's typed conversion of the patch does whatever
+/// `fieldValidation` says (`.dta: field not declared in schema`).
+pub fn check_fields(resource: &ResourceInfo, config: &Value) -> Result<(), ApplyError> {
+    let unknown = crate::fields::unknown_fields(resource.kind, config);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = unknown
+        .iter()
+        .map(|f| format!(".{f}: field not declared in schema"))
+        .collect();
+    Err(ApplyError::InvalidConfig {
+        path: String::new(),
+        reason: lines.join("\n"),
+    })
+}
+
 /// Checks the applied object's name and namespace against the URL, with
 /// kube-apiserver's `checkName` texts (400).
 pub fn check_name(object: &Value, name: &str, namespace: Option<&str>) -> Result<(), ApiError> {
@@ -343,6 +361,25 @@ mod tests {
             let err = check_type(deployments(), &config).expect_err("mismatch");
             assert_eq!((err.code, err.message.as_str()), (400, want));
         }
+    }
+
+    #[test]
+    fn unknown_fields_are_not_declared_in_the_schema() {
+        let configmaps = resources::find("", "v1", "configmaps").expect("configmaps");
+        let good = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}});
+        assert_eq!(check_fields(configmaps, &good), Ok(()));
+        let typo = json!({"apiVersion": "v1", "kind": "ConfigMap", "dta": {"a": "b"},
+                          "metadata": {"name": "x", "lables": {}}});
+        let err = check_fields(configmaps, &typo).expect_err("unknown fields");
+        let api = apply_error(&err, configmaps, Some("default"), "x");
+        assert_eq!(
+            (api.code, api.message.as_str()),
+            (
+                500,
+                "failed to create typed patch object (default/x; /v1, Kind=ConfigMap): \
+                 .dta: field not declared in schema\n.metadata.lables: field not declared in schema"
+            )
+        );
     }
 
     #[test]
