@@ -247,15 +247,20 @@ const SERVER_SET: &[&[&str]] = &[
 /// `set` without the server-set metadata paths (the paths themselves, not
 /// what lies below them: `metadata.labels` stays).
 pub(super) fn strip_server_set(set: &FieldSet) -> FieldSet {
-    let mut strip = FieldSet::new();
-    for path in SERVER_SET {
-        let path: Vec<PathElement> = path
-            .iter()
-            .map(|name| PathElement::Field((*name).to_string()))
-            .collect();
-        strip.insert(&path);
-    }
-    set.difference(&strip)
+    // Built once: every write strips it at least twice.
+    static STRIP: std::sync::OnceLock<FieldSet> = std::sync::OnceLock::new();
+    let strip = STRIP.get_or_init(|| {
+        let mut strip = FieldSet::new();
+        for path in SERVER_SET {
+            let path: Vec<PathElement> = path
+                .iter()
+                .map(|name| PathElement::Field((*name).to_string()))
+                .collect();
+            strip.insert(&path);
+        }
+        strip
+    });
+    set.difference(strip)
 }
 
 /// Keeps at most [`MAX_UPDATE_ENTRIES`] Update entries, merging the oldest
