@@ -3,13 +3,14 @@
 //! IP and port allocation, node IPAM).
 //!
 //! Layout: pure cores ([`request`], [`resources`], [`discovery`], [`selector`],
-//! [`allocate`],
+//! [`allocate`], [`apply`] (server-side apply and managedFields),
 //! [`objects::meta`], [`status`], [`table`], [`kubeconfig`]) around which
 //! sit the adapters: the [`store`], the [`datadir`], and the HTTPS
 //! [`server`]. [`run`] assembles them.
 
 pub mod allocate;
 pub mod allocation;
+pub mod apply;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;

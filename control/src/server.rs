@@ -21,6 +21,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     allocation::{Allocators, Claims, claims_of},
+    apply::{
+        self,
+        config::{self as applied, Write},
+        schema::KindSchema,
+    },
     authn::{Authenticator, User},
     authz, claims, defaults, discovery, fields,
     objects::{self, Objects, meta},
@@ -468,14 +473,31 @@ impl<S: Store> Api<S> {
         } = request;
         let ns = namespace.as_deref();
         let representation = representation(http.headers());
+        let user_agent = http
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let manager = |write: Write| {
+            applied::field_manager(query.field_manager.as_deref(), user_agent.as_deref(), write)
+        };
         tracing::trace!(user = %user.name, verb = verb.as_str(), resource = resource.plural, "authorized");
         if !resource.stored {
             return self.review(verb, resource, http, user).await;
         }
         let name = name.as_deref().unwrap_or("");
         let status_only = subresource.is_some();
+        let scope = if status_only {
+            apply::Scope::Status
+        } else {
+            apply::Scope::Main
+        };
         if subresource == Some(resources::Subresource::Scale) {
-            return self.scale(verb, resource, ns, name, http).await;
+            let manager = match verb {
+                Verb::Update => manager(Write::Update)?,
+                _ => manager(Write::Patch)?,
+            };
+            return self.scale(verb, resource, ns, name, http, &manager).await;
         }
         match verb {
             Verb::Get => {
@@ -510,52 +532,26 @@ impl<S: Store> Api<S> {
             }
             Verb::Watch => self.watch(resource, ns, &query, representation).await,
             Verb::Create => {
-                let mut body = read_json(http).await?;
-                strict_fields(resource, &query, &body)?;
-                if resource.namespaced
-                    && let Some(ns) = ns
-                {
-                    self.require_namespace(ns).await?;
-                }
-                let prepare = |object: &mut Value| {
-                    defaults::apply_defaults(resource.kind, object);
-                    if is_core(resource, "Service") {
-                        defaults::prepare_service(object, None);
-                    }
-                };
-                // Addresses are allocated and claimed before the write.
-                prepare(&mut body);
-                let owner = claims::owner(resource.kind, ns, meta::name(&body).unwrap_or(name));
-                let claims = self
-                    .allocate_held(resource, &Claims::default(), &mut body, name, &owner)
-                    .await?;
-                let result = self
-                    .objects
-                    .create(resource, ns, body, |object| {
-                        prepare(object);
-                        if is_core(resource, "Namespace")
-                            && let Some(obj) = object.as_object_mut()
-                        {
-                            // As kube-apiserver's namespace strategy does on create.
-                            let spec = obj.entry("spec").or_insert_with(|| json!({}));
-                            spec["finalizers"] = json!(["kubernetes"]);
-                        }
-                        validate(resource, object, None)
-                    })
-                    .await;
-                match result {
-                    Ok(created) => Ok(json_response(StatusCode::CREATED, &created)),
-                    Err(e) => {
-                        self.release_held(&claims).await;
-                        Err(e)
-                    }
-                }
-            }
-            Verb::Update => {
+                let manager = manager(Write::Create)?;
                 let body = read_json(http).await?;
                 strict_fields(resource, &query, &body)?;
+                let fields = Fields::Record {
+                    manager: &manager,
+                    scope,
+                };
+                let created = self.create_object(resource, ns, name, body, fields).await?;
+                Ok(json_response(StatusCode::CREATED, &created))
+            }
+            Verb::Update => {
+                let manager = manager(Write::Update)?;
+                let body = read_json(http).await?;
+                strict_fields(resource, &query, &body)?;
+                let fields = Fields::Record {
+                    manager: &manager,
+                    scope,
+                };
                 let updated = self
-                    .update_object(resource, ns, name, body, status_only)
+                    .update_object(resource, ns, name, body, status_only, fields)
                     .await?;
                 Ok(json_response(StatusCode::OK, &updated))
             }
@@ -598,17 +594,91 @@ impl<S: Store> Api<S> {
             }
             Verb::Patch => {
                 let patch_type = patch_type(&http)?;
+                if patch_type == patch::PatchType::Apply {
+                    let manager = manager(Write::Apply)?;
+                    let bytes = read_body(http).await?;
+                    let target = Target { resource, ns, name };
+                    let (code, applied) = self
+                        .apply_object(&target, &bytes, status_only, &query, &manager)
+                        .await?;
+                    return Ok(json_response(code, &applied));
+                }
+                let manager = manager(Write::Patch)?;
                 let bytes = read_body(http).await?;
+                let fields = Fields::Record {
+                    manager: &manager,
+                    scope,
+                };
                 let patched = self
-                    .patch_object(resource, ns, name, patch_type, &bytes, status_only, &query)
+                    .patch_object(
+                        resource,
+                        ns,
+                        name,
+                        patch_type,
+                        &bytes,
+                        status_only,
+                        &query,
+                        fields,
+                    )
                     .await?;
                 Ok(json_response(StatusCode::OK, &patched))
             }
         }
     }
 
+    /// Creates `body`: defaults, managedFields, allocation (claimed before
+    /// the write and given back if it fails), validation, then the write.
+    /// `name` is the URL's (empty for a POST to the collection).
+    async fn create_object(
+        &self,
+        resource: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        mut body: Value,
+        fields: Fields<'_>,
+    ) -> Result<Value, ApiError> {
+        if resource.namespaced
+            && let Some(ns) = ns
+        {
+            self.require_namespace(ns).await?;
+        }
+        let prepare = |object: &mut Value| {
+            defaults::apply_defaults(resource.kind, object);
+            if is_core(resource, "Service") {
+                defaults::prepare_service(object, None);
+            }
+        };
+        prepare(&mut body);
+        // What the client sent and defaulting filled in is the creator's;
+        // the addresses allocated next are the server's.
+        fields.record(resource, None, &mut body, &objects::now());
+        let owner = claims::owner(resource.kind, ns, meta::name(&body).unwrap_or(name));
+        let claims = self
+            .allocate_held(resource, &Claims::default(), &mut body, name, &owner)
+            .await?;
+        let result = self
+            .objects
+            .create(resource, ns, body, |object| {
+                prepare(object);
+                if is_core(resource, "Namespace")
+                    && let Some(obj) = object.as_object_mut()
+                {
+                    // As kube-apiserver's namespace strategy does on create.
+                    let spec = obj.entry("spec").or_insert_with(|| json!({}));
+                    spec["finalizers"] = json!(["kubernetes"]);
+                }
+                validate(resource, object, None)
+            })
+            .await;
+        if result.is_err() {
+            self.release_held(&claims).await;
+        }
+        result
+    }
+
     /// Replaces object `name` (or its status) with `body`: Service address
-    /// bookkeeping, allocation, defaults and validation, then the write.
+    /// bookkeeping, allocation, defaults, managedFields and validation,
+    /// then the write.
     async fn update_object(
         &self,
         resource: &'static ResourceInfo,
@@ -616,9 +686,23 @@ impl<S: Store> Api<S> {
         name: &str,
         mut body: Value,
         status_only: bool,
+        fields: Fields<'_>,
     ) -> Result<Value, ApiError> {
+        let now = objects::now();
+        // A status write takes all metadata from the stored object, so an
+        // apply's own result is put back.
+        let applied_fields = match fields {
+            Fields::Applied if status_only => body.pointer("/metadata/managedFields").cloned(),
+            _ => None,
+        };
         let admit = |old: &Value, new: &mut Value| {
             defaults::apply_defaults(resource.kind, new);
+            fields.record(resource, Some(old), new, &now);
+            if let Some(managed) = &applied_fields
+                && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.insert("managedFields".into(), managed.clone());
+            }
             // Validation reads the version the update is based on.
             if meta::resource_version(new).ok().flatten().is_none()
                 && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
@@ -674,9 +758,9 @@ impl<S: Store> Api<S> {
         bytes: &[u8],
         status_only: bool,
         query: &Query,
+        fields: Fields<'_>,
     ) -> Result<Value, ApiError> {
-        const RETRIES: usize = 16;
-        for _ in 0..RETRIES {
+        for _ in 0..PATCH_RETRIES {
             let current = self.objects.get(resource, ns, name).await?;
             let patched = patch::apply_patch(resource.kind, patch_type, &current, bytes)
                 .map_err(patch_error)?;
@@ -684,11 +768,78 @@ impl<S: Store> Api<S> {
             let client_precondition =
                 meta::resource_version(&patched)? != meta::resource_version(&current)?;
             match self
-                .update_object(resource, ns, name, patched, status_only)
+                .update_object(resource, ns, name, patched, status_only, fields)
                 .await
             {
                 Err(e) if e.reason == "Conflict" && !client_precondition => continue,
                 result => return result,
+            }
+        }
+        Err(ApiError::conflict(resource, name))
+    }
+
+    /// Server-side apply of the configuration in `body` by `manager`: merged
+    /// into the stored object and written through the update path, or, when
+    /// there is none, created through the create path (201). Like
+    /// [`Api::patch_object`], it starts again when another write got in
+    /// between, unless the configuration names a resourceVersion.
+    async fn apply_object(
+        &self,
+        target: &Target<'_>,
+        body: &[u8],
+        status_only: bool,
+        query: &Query,
+        manager: &str,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let Target { resource, ns, name } = *target;
+        let config = applied::decode(body)?;
+        applied::check_type(resource, &config)?;
+        applied::check_fields(resource, &config)
+            .map_err(|e| applied::apply_error(&e, resource, ns, name))?;
+        let schema = KindSchema::of(resource.kind);
+        let scope = if status_only {
+            apply::Scope::Status
+        } else {
+            apply::Scope::Main
+        };
+        let apply_to = |live: Option<&Value>| {
+            let now = objects::now();
+            let request = apply::Request {
+                manager,
+                api_version: resource.api_version,
+                now: &now,
+                scope,
+            };
+            let object = apply::apply_scoped(&request, live, &config, query.force, &schema)
+                .map_err(|e| applied::apply_error(&e, resource, ns, name))?;
+            applied::check_name(&object, name, ns)?;
+            Ok::<_, ApiError>(object)
+        };
+        for _ in 0..PATCH_RETRIES {
+            match self.objects.get(resource, ns, name).await {
+                Ok(live) => {
+                    let object = apply_to(Some(&live))?;
+                    let client_precondition =
+                        meta::resource_version(&object)? != meta::resource_version(&live)?;
+                    match self
+                        .update_object(resource, ns, name, object, status_only, Fields::Applied)
+                        .await
+                    {
+                        Err(e) if e.reason == "Conflict" && !client_precondition => continue,
+                        result => return result.map(|o| (StatusCode::OK, o)),
+                    }
+                }
+                Err(e) if e.code == 404 && !status_only => {
+                    let object = apply_to(None)?;
+                    match self
+                        .create_object(resource, ns, name, object, Fields::Applied)
+                        .await
+                    {
+                        Err(e) if e.reason == "AlreadyExists" => continue,
+                        result => return result.map(|o| (StatusCode::CREATED, o)),
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(ApiError::conflict(resource, name))
@@ -703,6 +854,7 @@ impl<S: Store> Api<S> {
         ns: Option<&str>,
         name: &str,
         http: http::Request<Incoming>,
+        manager: &str,
     ) -> Result<Response<Body>, ApiError> {
         let object = self.objects.get(resource, ns, name).await?;
         let current = scale_of(&object);
@@ -732,8 +884,12 @@ impl<S: Store> Api<S> {
         {
             m.insert("resourceVersion".into(), rv);
         }
+        let fields = Fields::Record {
+            manager,
+            scope: apply::Scope::Scale,
+        };
         let written = self
-            .update_object(resource, ns, name, updated, false)
+            .update_object(resource, ns, name, updated, false, fields)
             .await?;
         Ok(json_response(StatusCode::OK, &scale_of(&written)))
     }
@@ -1031,6 +1187,57 @@ fn scale_of(object: &Value) -> Value {
     })
 }
 
+/// How often a patch or an apply starts again after another write got in
+/// between its read and its write.
+const PATCH_RETRIES: usize = 16;
+
+/// The object a request names.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    resource: &'static ResourceInfo,
+    ns: Option<&'a str>,
+    name: &'a str,
+}
+
+/// How a write keeps `metadata.managedFields`.
+#[derive(Clone, Copy)]
+enum Fields<'a> {
+    /// A create, update or patch by `manager` through `scope`: the fields
+    /// it changed move to its Update entry.
+    Record {
+        manager: &'a str,
+        scope: apply::Scope,
+    },
+    /// Server-side apply has worked them out already.
+    Applied,
+}
+
+impl Fields<'_> {
+    /// Brings `new`'s managedFields up to date after `old`. Stored entries
+    /// that cannot be decoded are dropped rather than failing the write,
+    /// as kube-apiserver's `UpdateNoErrors` does.
+    fn record(self, resource: &ResourceInfo, old: Option<&Value>, new: &mut Value, now: &str) {
+        let Fields::Record { manager, scope } = self else {
+            return;
+        };
+        let request = apply::Request {
+            manager,
+            api_version: resource.api_version,
+            now,
+            scope,
+        };
+        match apply::record_update_scoped(&request, old, new, &KindSchema::of(resource.kind)) {
+            Ok(recorded) => *new = recorded,
+            Err(e) => {
+                tracing::warn!(error = %e, kind = resource.kind, "dropping managedFields");
+                if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("managedFields");
+                }
+            }
+        }
+    }
+}
+
 /// The patch type of a PATCH request (415 for anything else).
 fn patch_type(http: &http::Request<Incoming>) -> Result<patch::PatchType, ApiError> {
     let content_type = http
@@ -1177,7 +1384,8 @@ async fn read_body(http: http::Request<Incoming>) -> Result<Bytes, ApiError> {
 }
 
 /// A JSON object body (400 when it is not JSON, 415 for other media types).
-/// The object in a request body: JSON, or a Kubernetes protobuf envelope.
+/// The object in a request body: JSON, YAML, or a Kubernetes protobuf
+/// envelope.
 async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
     let content_type = http
         .headers()
@@ -1196,12 +1404,17 @@ async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
             }
         });
     }
-    if !content_type.starts_with("application/json") {
+    let value: Value = if content_type.starts_with("application/json") {
+        let bytes = read_body(http).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
+        })?
+    } else if content_type.starts_with("application/yaml") {
+        let bytes = read_body(http).await?;
+        crate::apply::config::decode(&bytes)?
+    } else {
         return Err(ApiError::unsupported_media_type(&content_type));
-    }
-    let bytes = read_body(http).await?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    };
     if !value.is_object() {
         return Err(ApiError::bad_request(
             "the request body must be a JSON object",

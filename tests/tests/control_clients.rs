@@ -1,7 +1,7 @@
 //! strait control against kube-rs clients inside a virtual node: writes
-//! acknowledged with a 2xx survive SIGKILL of the server, and a
-//! kube-runtime watcher that falls behind compacted history re-lists
-//! after its 410 Gone and carries on.
+//! acknowledged with a 2xx survive SIGKILL of the server, a kube-runtime
+//! watcher that falls behind compacted history re-lists after its 410 Gone
+//! and carries on, and server-side apply tracks owners and conflicts.
 
 use std::{
     collections::BTreeMap,
@@ -16,10 +16,10 @@ use std::{
 };
 
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::{
     Api, Client, Config,
-    api::{ListParams, ObjectMeta, PostParams},
+    api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{WatchStreamExt as _, watcher},
 };
@@ -259,4 +259,236 @@ fn a_kube_runtime_watcher_relists_after_410_and_catches_up() {
             });
         })
         .expect("entered the node netns");
+}
+
+/// `(manager, operation)` of each managedFields entry.
+fn owners(cm: &ConfigMap) -> Vec<(String, String)> {
+    cm.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|e| {
+            (
+                e.manager.clone().unwrap_or_default(),
+                e.operation.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kube_rs_server_side_apply_tracks_owners_and_conflicts() {
+    if !privileged("kube_rs_server_side_apply_tracks_owners_and_conflicts") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    let _control = start_control(node, &data_dir, &[]);
+    with_client(node, &kubeconfig, |client| {
+        Box::pin(async move {
+            let pod_client = client.clone();
+            let api: Api<ConfigMap> = Api::namespaced(client, "default");
+            let config = |data: serde_json::Value| {
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "applied"},
+                    "data": data,
+                })
+            };
+            let first = config(serde_json::json!({"value": "1", "note": "first"}));
+            let created = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("first"),
+                    &Patch::Apply(&first),
+                )
+                .await
+                .expect("apply creates");
+            let data = created.data.clone().unwrap_or_default();
+            assert_eq!(data.get("value").map(String::as_str), Some("1"));
+            assert_eq!(owners(&created), [("first".into(), "Apply".into())]);
+
+            // Another applier changing an owned field: 409 until forced.
+            let second = config(serde_json::json!({"value": "2"}));
+            let refused = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("second"),
+                    &Patch::Apply(&second),
+                )
+                .await
+                .expect_err("conflict");
+            let kube::Error::Api(status) = refused else {
+                panic!("not an API error: {refused}");
+            };
+            assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+            assert_eq!(
+                status.message,
+                "Apply failed with 1 conflict: conflict with \"first\": .data.value"
+            );
+            let causes = status.details.map(|d| d.causes).unwrap_or_default();
+            assert_eq!(causes.len(), 1);
+            assert_eq!(
+                (causes[0].reason.as_str(), causes[0].field.as_str()),
+                ("FieldManagerConflict", ".data.value")
+            );
+            let forced = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("second").force(),
+                    &Patch::Apply(&second),
+                )
+                .await
+                .expect("forced apply");
+            assert_eq!(
+                forced
+                    .data
+                    .clone()
+                    .unwrap_or_default()
+                    .get("value")
+                    .map(String::as_str),
+                Some("2")
+            );
+
+            // The first applier drops `note`, which only it owned: it goes.
+            let again = config(serde_json::json!({"value": "2"}));
+            let pruned = api
+                .patch(
+                    "applied",
+                    &PatchParams::apply("first"),
+                    &Patch::Apply(&again),
+                )
+                .await
+                .expect("re-apply");
+            let data = pruned.data.clone().unwrap_or_default();
+            assert!(!data.contains_key("note"), "{data:?}");
+
+            // A merge patch is recorded as an Update by its field manager.
+            let params = PatchParams {
+                field_manager: Some("merger".into()),
+                ..PatchParams::default()
+            };
+            let merged = api
+                .patch(
+                    "applied",
+                    &params,
+                    &Patch::Merge(serde_json::json!({"data": {"extra": "x"}})),
+                )
+                .await
+                .expect("merge patch");
+            let owners = owners(&merged);
+            for owner in [
+                ("first", "Apply"),
+                ("second", "Apply"),
+                ("merger", "Update"),
+            ] {
+                assert!(
+                    owners.contains(&(owner.0.into(), owner.1.into())),
+                    "{owner:?} in {owners:?}"
+                );
+            }
+
+            // Status has its own appliers, recorded with the subresource.
+            let pods: Api<Pod> = Api::namespaced(pod_client, "default");
+            let pod = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "applied"},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            });
+            pods.patch(
+                "applied",
+                &PatchParams::apply("deployer"),
+                &Patch::Apply(&pod),
+            )
+            .await
+            .expect("pod applied");
+            let status = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "applied"},
+                "status": {"phase": "Running"},
+            });
+            let running = pods
+                .patch_status(
+                    "applied",
+                    &PatchParams::apply("node"),
+                    &Patch::Apply(&status),
+                )
+                .await
+                .expect("status applied");
+            assert_eq!(
+                running.status.and_then(|s| s.phase).as_deref(),
+                Some("Running")
+            );
+            let entries: Vec<(String, String, String)> = running
+                .metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        e.manager.clone().unwrap_or_default(),
+                        e.operation.clone().unwrap_or_default(),
+                        e.subresource.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            assert!(
+                entries.contains(&("deployer".into(), "Apply".into(), String::new()))
+                    && entries.contains(&("node".into(), "Apply".into(), "status".into())),
+                "{entries:?}"
+            );
+        })
+    });
+}
+
+#[test]
+fn yaml_bodies_are_objects_and_malformed_ones_are_400() {
+    if !privileged("yaml_bodies_are_objects_and_malformed_ones_are_400") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let _control = start_control(node, &data_dir, &[]);
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    let post = |client: Client, body: &'static str| async move {
+        let request = http::Request::post("/api/v1/namespaces/default/configmaps")
+            .header("content-type", "application/yaml")
+            .body(body.as_bytes().to_vec())
+            .expect("request");
+        client.request_text(request).await
+    };
+    with_client(node, &kubeconfig, |client| {
+        Box::pin(async move {
+            let created = post(
+                client.clone(),
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  key: value\n",
+            )
+            .await
+            .expect("a YAML body creates");
+            assert!(created.contains("\"from-yaml\""), "{created}");
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+            let stored = api.get("from-yaml").await.expect("stored");
+            assert_eq!(
+                stored.data.and_then(|d| d.get("key").cloned()).as_deref(),
+                Some("value")
+            );
+            match post(client.clone(), "metadata: [unclosed\n").await {
+                Err(kube::Error::Api(status)) => assert_eq!(status.code, 400, "{status:?}"),
+                other => panic!("malformed YAML must be a 400 Status: {other:?}"),
+            }
+            let count = api
+                .list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len();
+            assert_eq!(count, 1, "nothing half-written");
+        })
+    });
 }

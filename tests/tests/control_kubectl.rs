@@ -1,6 +1,6 @@
 //! strait control against real kubectl binaries, inside a virtual node:
-//! discovery, tables, apply, jsonpath, selectors, watch, errors,
-//! authentication, and a restart that keeps everything.
+//! discovery, tables, apply (client- and server-side), jsonpath, selectors,
+//! watch, errors, authentication, and a restart that keeps everything.
 
 use std::{
     path::{Path, PathBuf},
@@ -52,6 +52,39 @@ impl Kubectl<'_> {
 
     fn apply_file(&self, path: &Path) -> String {
         self.ok(&["apply", "-f", path.to_str().expect("utf-8 path")])
+    }
+
+    /// Writes `manifest` to `file` beside the kubeconfig; its path.
+    fn write(&self, file: &str, manifest: &str) -> String {
+        let path = self.kubeconfig.with_file_name(file);
+        std::fs::write(&path, manifest).expect("manifest written");
+        path.to_str().expect("utf-8 path").to_owned()
+    }
+
+    /// `kubectl apply --server-side` of `manifest` (written to `file`)
+    /// with `extra` flags.
+    fn server_side(&self, file: &str, manifest: &str, extra: &[&str]) -> Output {
+        let path = self.write(file, manifest);
+        let mut args = vec!["apply", "--server-side", "-f", &path];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// The managedFields entries of an object, one `manager:operation[:subresource]` each.
+    fn managers(&self, kind: &str, name: &str, ns: &str) -> Vec<String> {
+        self.ok(&[
+            "get",
+            kind,
+            name,
+            "-n",
+            ns,
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={range .metadata.managedFields[*]}{.manager}:{.operation}:{.subresource}{\"\\n\"}{end}",
+        ])
+        .lines()
+        .map(|l| l.trim_end_matches(':').to_owned())
+        .collect()
     }
 
     fn apply(&self, manifest: &str) -> String {
@@ -603,4 +636,307 @@ fn endpoint_slices_follow_pod_readiness() {
         },
     )
     .expect("slice removed");
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `kubectl apply --server-side`: create, re-apply an edit, fields dropped
+/// from the file leave the object, ownership recorded for every writer,
+/// conflicts after `kubectl scale` and after client-side apply, and
+/// `--force-conflicts` and `--field-manager`.
+#[test]
+fn server_side_apply_merges_prunes_and_reports_conflicts() {
+    if !privileged("server_side_apply_merges_prunes_and_reports_conflicts") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let _control = start_control(node, &data_dir);
+
+    for version in ["1.31", "1.33"] {
+        let k = Kubectl {
+            node,
+            binary: kubectl_binary(version),
+            kubeconfig: data_dir.join("admin.kubeconfig"),
+        };
+        let ns = format!("ssa-{}", version.replace('.', "-"));
+        let created = k.server_side("ns.yaml", &namespace(&ns), &[]);
+        assert!(
+            created.status.success() && stdout(&created).contains("serverside-applied"),
+            "{version}: {}{}",
+            stdout(&created),
+            stderr(&created)
+        );
+
+        let deploy = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\n  \
+             labels: {{app: web, tier: front}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}}}\n  \
+             template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      \
+             - name: web\n        image: \"nginx:1\"\n        ports: [{{containerPort: 80}}]\n        \
+             env: [{{name: A, value: \"1\"}}, {{name: B, value: \"2\"}}]\n"
+        );
+        let out = k.server_side("deploy.yaml", &deploy, &[]);
+        assert!(
+            out.status.success() && stdout(&out).contains("serverside-applied"),
+            "{version}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(
+            k.managers("deploy", "web", &ns),
+            ["kubectl:Apply"],
+            "{version}"
+        );
+        let plain = k.ok(&["get", "deploy", "web", "-n", &ns, "-o", "yaml"]);
+        assert!(!plain.contains("managedFields"), "kubectl hides them");
+        let shown = k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            &ns,
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ]);
+        assert!(
+            shown.contains("managedFields")
+                && shown.contains("f:replicas: {}")
+                && shown.contains("k:{\"name\":\"web\"}")
+                && shown.contains("k:{\"containerPort\":80,\"protocol\":\"TCP\"}"),
+            "{version}: {shown}"
+        );
+
+        // Re-apply an edit: the image changes, env B and the tier label are
+        // dropped from the file and so from the object.
+        let edited = deploy
+            .replace("nginx:1", "nginx:2")
+            .replace(", {name: B, value: \"2\"}", "")
+            .replace(", tier: front", "");
+        let out = k.server_side("deploy.yaml", &edited, &[]);
+        assert!(out.status.success(), "{version}: {}", stderr(&out));
+        let jsonpath = "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} \
+                        {.spec.template.spec.containers[0].env[*].name} \
+                        {.metadata.labels.tier}|{.metadata.generation}";
+        assert_eq!(
+            k.ok(&["get", "deploy", "web", "-n", &ns, "-o", jsonpath]),
+            "2 nginx:2 A |2",
+            "{version}"
+        );
+
+        // Other writers are recorded; kubectl scale takes spec.replicas, so
+        // re-applying the old count conflicts until forced.
+        k.ok(&["label", "deploy", "web", "-n", &ns, "owner=ops"]);
+        k.ok(&["scale", "deploy", "web", "-n", &ns, "--replicas=5"]);
+        let managers = k.managers("deploy", "web", &ns);
+        assert!(
+            managers.iter().any(|m| m.ends_with(":Update:scale"))
+                && managers.iter().any(|m| m == "kubectl-label:Update"),
+            "{version}: {managers:?}"
+        );
+        let refused = k.server_side("deploy.yaml", &edited, &[]);
+        let message = stderr(&refused);
+        assert!(
+            !refused.status.success()
+                && message.contains("Apply failed with 1 conflict: conflict with")
+                && message.contains("with subresource \"scale\"")
+                && message.contains(": .spec.replicas"),
+            "{version}: {message}"
+        );
+        let forced = k.server_side("deploy.yaml", &edited, &["--force-conflicts"]);
+        assert!(forced.status.success(), "{version}: {}", stderr(&forced));
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "deploy",
+                "web",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.spec.replicas} {.metadata.labels.owner}"
+            ]),
+            "2 ops",
+            "{version}: forced back, the label's owner kept its field"
+        );
+
+        // A second applier with its own --field-manager: it owns what it
+        // sends, and changing the first applier's field conflicts.
+        let team = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\n  \
+             labels: {{team: blue}}\n"
+        );
+        let out = k.server_side("team.yaml", &team, &["--field-manager=team"]);
+        assert!(out.status.success(), "{version}: {}", stderr(&out));
+        let managers = k.managers("deploy", "web", &ns);
+        assert!(
+            managers.iter().any(|m| m == "team:Apply"),
+            "{version}: {managers:?}"
+        );
+        let grab = format!("{team}spec:\n  replicas: 7\n");
+        let refused = k.server_side("team.yaml", &grab, &["--field-manager=team"]);
+        assert!(
+            !refused.status.success()
+                && stderr(&refused).contains("conflict with \"kubectl\": .spec.replicas"),
+            "{version}: {}",
+            stderr(&refused)
+        );
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "deploy",
+                "web",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.metadata.labels.team} {.metadata.labels.app}"
+            ]),
+            "blue web"
+        );
+
+        // From client-side to server-side apply: changing a field the
+        // client-side applier set conflicts with it; applying it unchanged
+        // lets kubectl move its fields over, after which edits go through.
+        let cm = |value: &str| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\n\
+                 data:\n  mode: \"{value}\"\n"
+            )
+        };
+        k.ok(&["apply", "-f", &k.write("cm.yaml", &cm("a"))]);
+        let refused = k.server_side("cm.yaml", &cm("b"), &[]);
+        assert!(
+            !refused.status.success()
+                && stderr(&refused).contains(
+                    "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .data.mode"
+                ),
+            "{version}: {}",
+            stderr(&refused)
+        );
+        let same = k.server_side("cm.yaml", &cm("a"), &[]);
+        assert!(same.status.success(), "{version}: {}", stderr(&same));
+        // kubectl keeps the annotation up to date under kubectl-last-applied.
+        let managers = k.managers("cm", "settings", &ns);
+        assert!(
+            managers.contains(&"kubectl:Apply".to_owned())
+                && !managers
+                    .iter()
+                    .any(|m| m.starts_with("kubectl-client-side-apply")),
+            "{version}: kubectl migrated the client-side manager: {managers:?}"
+        );
+        let changed = k.server_side("cm.yaml", &cm("b"), &[]);
+        assert!(changed.status.success(), "{version}: {}", stderr(&changed));
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "cm",
+                "settings",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.data.mode}"
+            ]),
+            "b"
+        );
+
+        // Configurations the schema refuses read as kube-apiserver's.
+        let typo = k.server_side(
+            "typo.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: {ns}\n\
+                 dta: {{a: b}}\n"
+            ),
+            &[],
+        );
+        assert!(
+            !typo.status.success() && stderr(&typo).contains(".dta: field not declared in schema"),
+            "{version}: {}",
+            stderr(&typo)
+        );
+        let refused = k.server_side(
+            "dup.yaml",
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: dup\n  namespace: {ns}\n\
+                 spec:\n  containers:\n  - {{name: c, image: x}}\n  - {{name: c, image: y}}\n"
+            ),
+            &[],
+        );
+        assert!(
+            !refused.status.success()
+                && stderr(&refused).contains(&format!(
+                    "failed to create typed patch object ({ns}/dup; /v1, Kind=Pod): \
+                     .spec.containers: duplicate entries for key [name=\"c\"]"
+                )),
+            "{version}: {}",
+            stderr(&refused)
+        );
+        assert!(k.ok(&["delete", "ns", &ns]).contains("deleted"));
+    }
+
+    // Every example manifest applies server-side, allocation included, and
+    // applies again unchanged.
+    let k = Kubectl {
+        node,
+        binary: kubectl_binary("1.33"),
+        kubeconfig: data_dir.join("admin.kubeconfig"),
+    };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for round in 0..2 {
+        for manifest in [
+            "webserver.yaml",
+            "blue-green-ingress.yaml",
+            "rsvp.yaml",
+            "headless-dns.yaml",
+        ] {
+            let path = examples.join(manifest);
+            let out = k.run(&[
+                "apply",
+                "--server-side",
+                "-f",
+                path.to_str().expect("utf-8"),
+            ]);
+            assert!(
+                out.status.success() && stdout(&out).contains("serverside-applied"),
+                "round {round}, {manifest}: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+    }
+    let all = k.ok(&["get", "all"]);
+    for expected in [
+        "deployment.apps/webserver",
+        "service/web-service",
+        "pod/db-0",
+    ] {
+        assert!(all.contains(expected), "{expected} missing:\n{all}");
+    }
+    let node_port: u16 = k
+        .ok(&[
+            "get",
+            "svc",
+            "web-service",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ])
+        .parse()
+        .expect("a node port was allocated");
+    assert!((30000..=32767).contains(&node_port));
+    assert!(
+        k.ok(&[
+            "get",
+            "svc",
+            "web-service",
+            "-o",
+            "jsonpath={.spec.clusterIP}"
+        ])
+        .starts_with("10.96."),
+        "a ClusterIP was allocated"
+    );
 }

@@ -67,14 +67,19 @@ pub fn stamp() -> Result<Stamp, ApiError> {
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();
-    let now = jiff::Timestamp::now();
-    // Kubernetes timestamps have whole seconds.
-    let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
     Ok(Stamp {
         uid: uuid::Uuid::new_v4().to_string(),
-        now: now.to_string(),
+        now: now(),
         name_suffix,
     })
+}
+
+/// The time now as Kubernetes writes it: RFC 3339, UTC, whole seconds.
+pub fn now() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap_or(now)
+        .to_string()
 }
 
 /// The position a `continue` token resumes from.

@@ -6,7 +6,8 @@
 //!
 //! It must not decode into typed objects, validate, default, or touch
 //! storage: the caller does those with the returned JSON. Server-side apply
-//! is not implemented here.
+//! lives in [`crate::apply`]; [`apply_patch`] refuses it, which is what the
+//! scale subresource (the one place without apply) answers.
 
 pub mod json;
 pub mod merge;
@@ -33,7 +34,8 @@ pub const ACCEPTED_PATCH_TYPES_WITHOUT_STRATEGIC: &[&str] = &[
     PatchType::Apply.media_type(),
 ];
 
-/// What this server implements: everything kube-apiserver accepts but apply.
+/// What [`apply_patch`] implements: everything kube-apiserver accepts but
+/// apply, which [`crate::apply`] handles for the main resource and status.
 const IMPLEMENTED_PATCH_TYPES: &[&str] = &[
     PatchType::Json.media_type(),
     PatchType::Merge.media_type(),
@@ -153,8 +155,9 @@ pub enum PatchError {
         accepted: &'static [&'static str],
     },
     /// A patch type kube-apiserver supports but this server does not
-    /// implement (server-side apply): 415, listing what is implemented.
-    #[error("{patch_type} (server-side apply) is not supported by this server")]
+    /// implement here (server-side apply of a scale subresource): 415,
+    /// listing what is implemented.
+    #[error("{patch_type} (server-side apply) is not supported for this subresource")]
     Unsupported {
         /// The patch type asked for.
         patch_type: PatchType,
