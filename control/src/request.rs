@@ -66,6 +66,11 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// Whether the verb writes (and so honours `dryRun`).
+    pub fn writes(self) -> bool {
+        !matches!(self, Verb::Get | Verb::List | Verb::Watch)
+    }
+
     /// The RBAC verb name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -202,6 +202,21 @@ impl<S: Store> Api<S> {
         Ok(json_response(StatusCode::CREATED, &review))
     }
 
+    /// This API with writes turned into dry runs (`dryRun=All`): every
+    /// check and allocation runs, nothing is stored, and allocated
+    /// addresses are given back.
+    fn dry_run_view(&self) -> Api<S> {
+        Api {
+            objects: self.objects.dry_run(),
+            allocators: self.allocators.clone(),
+            authn: self.authn.clone(),
+            server_address: self.server_address.clone(),
+            terminating: self.terminating.clone(),
+            policy: self.policy.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
     /// The object verbs.
     pub fn objects(&self) -> &Objects<S> {
         &self.objects
@@ -222,6 +237,9 @@ impl<S: Store> Api<S> {
             .objects
             .delete_with(resource, namespace, name, precondition, propagation)
             .await?;
+        if self.objects.is_dry_run() {
+            return Ok(deleted);
+        }
         let marked = deleted
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|t| !t.is_null());
@@ -394,6 +412,9 @@ impl<S: Store> Api<S> {
                     .unwrap_or("");
                 self.endpoint(endpoint, accept)
             }
+            Request::Resource(resource) if resource.query.dry_run && resource.verb.writes() => {
+                self.dry_run_view().resource(*resource, req, &user).await
+            }
             Request::Resource(resource) => self.resource(*resource, req, &user).await,
         }
     }
@@ -556,10 +577,16 @@ impl<S: Store> Api<S> {
                 Ok(json_response(StatusCode::OK, &updated))
             }
             Verb::Delete => {
-                let (precondition, propagation) = delete_options(http, &query).await?;
-                let deleted = self
-                    .delete_object(resource, ns, name, precondition, propagation)
-                    .await?;
+                let options = delete_options(http, &query).await?;
+                let (precondition, propagation) = (options.precondition, options.propagation);
+                let deleted = if options.dry_run && !self.objects.is_dry_run() {
+                    self.dry_run_view()
+                        .delete_object(resource, ns, name, precondition, propagation)
+                        .await?
+                } else {
+                    self.delete_object(resource, ns, name, precondition, propagation)
+                        .await?
+                };
                 Ok(json_response(StatusCode::OK, &deleted))
             }
             Verb::DeleteCollection => {
@@ -670,7 +697,7 @@ impl<S: Store> Api<S> {
                 validate(resource, object, None)
             })
             .await;
-        if result.is_err() {
+        if result.is_err() || self.objects.is_dry_run() {
             self.release_held(&claims).await;
         }
         result
@@ -733,6 +760,10 @@ impl<S: Store> Api<S> {
             .update(resource, ns, name, body, false, admit)
             .await
         {
+            Ok(updated) if self.objects.is_dry_run() => {
+                self.release_held(&difference(&new, &old)).await;
+                Ok(updated)
+            }
             Ok(updated) => {
                 self.release_held(&difference(&old, &new)).await;
                 Ok(updated)
@@ -1423,13 +1454,20 @@ async fn read_json(http: http::Request<Incoming>) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// The precondition and propagation policy of a delete: an optional
-/// DeleteOptions body (`preconditions.resourceVersion`, `propagationPolicy`,
-/// `orphanDependents`), else the query.
+/// What a delete asks for beyond the object's name.
+struct DeleteOptions {
+    precondition: Option<i64>,
+    propagation: Propagation,
+    dry_run: bool,
+}
+
+/// The options of a delete: an optional DeleteOptions body
+/// (`preconditions.resourceVersion`, `propagationPolicy`,
+/// `orphanDependents`, `dryRun`), else the query.
 async fn delete_options(
     http: http::Request<Incoming>,
     query: &Query,
-) -> Result<(Option<i64>, Propagation), ApiError> {
+) -> Result<DeleteOptions, ApiError> {
     let bytes = if http.method() == Method::DELETE {
         read_body(http).await?
     } else {
@@ -1457,5 +1495,15 @@ async fn delete_options(
         .and_then(Value::as_bool)
         .or(query.orphan_dependents);
     let propagation = Propagation::parse(policy, orphan).map_err(ApiError::bad_request)?;
-    Ok((precondition, propagation))
+    // kubectl sends dryRun in the body (`["All"]`), other clients in the query.
+    let dry_run = query.dry_run
+        || options
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
+    Ok(DeleteOptions {
+        precondition,
+        propagation,
+        dry_run,
+    })
 }

@@ -129,3 +129,85 @@ fn kubectl_create_commands_work() {
         );
     }
 }
+
+#[test]
+fn server_dry_runs_write_nothing() {
+    if !privileged("server_dry_runs_write_nothing") {
+        return;
+    }
+    let cluster = Cluster::start(ClusterSpec::new(1)).expect("cluster");
+    let node = cluster.node(1).expect("node");
+    let data_dir = node.state_dir().join("control");
+    let _control = strait_tests::control::start(node, &data_dir, &[]).expect("API server ready");
+    let kc = data_dir.join("admin.kubeconfig");
+    let run = |args: &[&str]| strait_tests::control::run_kubectl(node, "1.33", &kc, args);
+    let write = |name: &str, text: &str| {
+        let path = data_dir.join(name);
+        std::fs::write(&path, text).expect("manifest written");
+        path.to_str().expect("utf-8").to_owned()
+    };
+
+    // A dry create answers with the object and stores nothing.
+    let out = run(&[
+        "create",
+        "cm",
+        "dry",
+        "--from-literal=a=b",
+        "--dry-run=server",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        out.map(|s| s.trim().to_owned()),
+        Ok("configmap/dry".to_owned())
+    );
+    assert!(run(&["get", "cm", "dry"]).is_err(), "nothing was stored");
+
+    // A dry server-side apply of a Service with a fixed ClusterIP holds no
+    // address: the real one gets it next.
+    let svc = write(
+        "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: fixed\nspec:\n  clusterIP: 10.96.100.100\n  ports:\n  - port: 80\n",
+    );
+    run(&["apply", "--server-side", "--dry-run=server", "-f", &svc]).expect("dry apply");
+    assert!(run(&["get", "svc", "fixed"]).is_err());
+    run(&["apply", "--server-side", "-f", &svc]).expect("real apply gets the same address");
+    assert_eq!(
+        run(&["get", "svc", "fixed", "-o", "jsonpath={.spec.clusterIP}"]),
+        Ok("10.96.100.100".to_owned())
+    );
+
+    // kubectl diff (a dry-run apply) shows the change and makes none.
+    let edited = svc.replace("svc.yaml", "svc-edited.yaml");
+    std::fs::write(
+        &edited,
+        std::fs::read_to_string(&svc)
+            .expect("read")
+            .replace("port: 80", "port: 81"),
+    )
+    .expect("edited");
+    let diff = run(&["diff", "--server-side", "-f", &edited])
+        .expect_err("diff exits 1 when there are changes");
+    assert!(diff.contains("port: 81"), "{diff}");
+    assert_eq!(
+        run(&[
+            "get",
+            "svc",
+            "fixed",
+            "-o",
+            "jsonpath={.spec.ports[0].port}"
+        ]),
+        Ok("80".to_owned())
+    );
+
+    // A dry delete of a namespace leaves it and its contents alone.
+    run(&["create", "ns", "keep"]).expect("ns");
+    run(&["create", "cm", "inside", "-n", "keep"]).expect("cm");
+    run(&["delete", "ns", "keep", "--dry-run=server", "--wait=false"]).expect("dry delete");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        run(&["get", "ns", "keep", "-o", "jsonpath={.status.phase}"]),
+        Ok("Active".to_owned())
+    );
+    assert!(run(&["get", "cm", "inside", "-n", "keep"]).is_ok());
+}

@@ -31,6 +31,8 @@ const UPDATE_RETRIES: usize = 16;
 #[derive(Clone)]
 pub struct Objects<S> {
     store: S,
+    /// `dryRun=All`: every check runs, nothing is written.
+    dry_run: bool,
 }
 
 /// Maps a store error on `resource`/`name` to the API error a client sees.
@@ -137,7 +139,64 @@ fn deleting(object: &Value) -> bool {
 impl<S: Store> Objects<S> {
     /// The verbs over `store`.
     pub fn new(store: S) -> Objects<S> {
-        Objects { store }
+        Objects {
+            store,
+            dry_run: false,
+        }
+    }
+
+    /// The same verbs as a dry run (`dryRun=All`): reads, defaulting,
+    /// validation and conflict checks as usual, no write; each verb returns
+    /// the object it would have stored.
+    pub fn dry_run(&self) -> Objects<S> {
+        Objects {
+            store: self.store.clone(),
+            dry_run: true,
+        }
+    }
+
+    /// Whether these verbs write nothing.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// Creates `key`, or checks that it could be, in a dry run (which has no
+    /// revision to return).
+    async fn put_new(&self, key: &str, value: Vec<u8>) -> Result<Option<Revision>, StoreError> {
+        if self.dry_run {
+            return match self.store.get(key).await? {
+                Some(_) => Err(StoreError::AlreadyExists {
+                    key: key.to_owned(),
+                }),
+                None => Ok(None),
+            };
+        }
+        Ok(Some(self.store.create(key, value).await?.mod_revision))
+    }
+
+    /// Replaces `key` at revision `expected` (a dry run keeps `expected`).
+    async fn put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: Revision,
+    ) -> Result<Revision, StoreError> {
+        if self.dry_run {
+            return Ok(expected);
+        }
+        Ok(self
+            .store
+            .update(key, value, Some(expected))
+            .await?
+            .mod_revision)
+    }
+
+    /// Removes `key` at revision `expected` (a dry run keeps `expected`).
+    async fn take(&self, key: &str, expected: Revision) -> Result<Revision, StoreError> {
+        if self.dry_run {
+            return Ok(expected);
+        }
+        Ok(self.store.delete(key, Some(expected)).await?.mod_revision)
     }
 
     /// The store underneath.
@@ -159,12 +218,13 @@ impl<S: Store> Objects<S> {
         let name = meta::prepare_create(resource, namespace, &mut object, &stamp()?)?;
         admit(&mut object)?;
         let key = resource.key(namespace, &name);
-        let record = self
-            .store
-            .create(&key, meta::for_storage(&object)?)
+        let written = self
+            .put_new(&key, meta::for_storage(&object)?)
             .await
             .map_err(|e| store_error(e, resource, &name))?;
-        meta::set_revision(&mut object, record.mod_revision);
+        if let Some(revision) = written {
+            meta::set_revision(&mut object, revision);
+        }
         Ok(object)
     }
 
@@ -370,15 +430,14 @@ impl<S: Store> Objects<S> {
             let key = resource.key(namespace, name);
             // The last finalizer of an object being deleted is gone: delete it.
             let result = if deleting(&new) && !has_finalizers(&new) {
-                self.store.delete(&key, Some(record.mod_revision)).await
+                self.take(&key, record.mod_revision).await
             } else {
-                self.store
-                    .update(&key, meta::for_storage(&new)?, Some(record.mod_revision))
+                self.put(&key, meta::for_storage(&new)?, record.mod_revision)
                     .await
             };
             match result {
                 Ok(written) => {
-                    meta::set_revision(&mut new, written.mod_revision);
+                    meta::set_revision(&mut new, written);
                     return Ok(new);
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
@@ -451,19 +510,17 @@ impl<S: Store> Objects<S> {
                 status["phase"] = json!("Terminating");
             }
             let written = self
-                .store
-                .update(&key, meta::for_storage(&object)?, Some(record.mod_revision))
+                .put(&key, meta::for_storage(&object)?, record.mod_revision)
                 .await
                 .map_err(|e| store_error(e, resource, name))?;
-            meta::set_revision(&mut object, written.mod_revision);
+            meta::set_revision(&mut object, written);
             return Ok(object);
         }
         let deleted = self
-            .store
-            .delete(&key, Some(record.mod_revision))
+            .take(&key, record.mod_revision)
             .await
             .map_err(|e| store_error(e, resource, name))?;
-        meta::set_revision(&mut object, deleted.mod_revision);
+        meta::set_revision(&mut object, deleted);
         Ok(object)
     }
 
@@ -477,11 +534,10 @@ impl<S: Store> Objects<S> {
     ) -> Result<Value, ApiError> {
         let (mut object, record) = self.read(resource, namespace, name).await?;
         let deleted = self
-            .store
-            .delete(&resource.key(namespace, name), Some(record.mod_revision))
+            .take(&resource.key(namespace, name), record.mod_revision)
             .await
             .map_err(|e| store_error(e, resource, name))?;
-        meta::set_revision(&mut object, deleted.mod_revision);
+        meta::set_revision(&mut object, deleted);
         Ok(object)
     }
 }

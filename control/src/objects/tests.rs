@@ -306,3 +306,54 @@ async fn an_encoded_list_is_the_list_as_json() {
     assert_eq!(empty["items"], json!([]));
     assert_eq!(empty["kind"], "ServiceList");
 }
+
+#[tokio::test]
+async fn a_dry_run_checks_everything_and_writes_nothing() {
+    let (_dir, objects) = objects();
+    let live = objects
+        .create(svc(), Some("default"), service("web"), |_| Ok(()))
+        .await
+        .expect("create");
+    let dry = objects.dry_run();
+    let before = objects.store().revision().await.expect("revision");
+
+    let would = dry
+        .create(svc(), Some("default"), service("api"), |_| Ok(()))
+        .await
+        .expect("a dry create");
+    assert_eq!(would["metadata"]["name"], "api");
+    let taken = dry
+        .create(svc(), Some("default"), service("web"), |_| Ok(()))
+        .await;
+    assert_eq!(taken.expect_err("exists").reason, "AlreadyExists");
+
+    let mut changed = live.clone();
+    changed["spec"]["ports"][0]["port"] = json!(8080);
+    let updated = dry
+        .update(svc(), Some("default"), "web", changed, false, |_, _| Ok(()))
+        .await
+        .expect("a dry update");
+    assert_eq!(updated["spec"]["ports"][0]["port"], 8080);
+    let stale = dry
+        .update(
+            svc(),
+            Some("default"),
+            "web",
+            live.clone(),
+            false,
+            |_, _| Ok(()),
+        )
+        .await;
+    assert_eq!(stale.map(|_| ()), Ok(()), "same version: not a conflict");
+
+    dry.delete(svc(), Some("default"), "web", None)
+        .await
+        .expect("a dry delete");
+    assert_eq!(objects.store().revision().await.expect("revision"), before);
+    let stored = objects
+        .get(svc(), Some("default"), "web")
+        .await
+        .expect("still there");
+    assert_eq!(stored["spec"]["ports"][0]["port"], 80);
+    assert!(objects.get(svc(), Some("default"), "api").await.is_err());
+}
