@@ -4,58 +4,9 @@
 //! reach pods, MTU-sized TCP transfers work both ways, and a deleted node's
 //! overlay entries disappear on every other node.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
-use serde_json::json;
 use strait_tests::{Cluster, ClusterSpec, Node, PodNetwork, control, privileged, wait_until};
-
-/// Registers node `node` with its InternalIP and the pod CIDR the harness
-/// gave it (a requested podCIDR is honoured by the API server).
-fn register(kubectl: &Path, kubeconfig: &Path, control_node: &Node, node: &Node) {
-    let manifest = json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": node.name()},
-        "spec": {"podCIDR": node.pod_cidr().to_string(), "podCIDRs": [node.pod_cidr().to_string()]},
-    });
-    let status = json!({"status": {"addresses": [
-        {"type": "InternalIP", "address": node.ip().to_string()},
-        {"type": "Hostname", "address": node.name()},
-    ]}});
-    let run = |args: &[&str], stdin: Option<String>| {
-        let mut cmd = control_node
-            .netns()
-            .command(kubectl, None)
-            .expect("kubectl in the node");
-        cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
-        if let Some(stdin) = stdin {
-            let file = control_node
-                .state_dir()
-                .join(format!("{}.json", node.name()));
-            std::fs::write(&file, stdin).expect("manifest");
-            cmd.arg("-f").arg(file);
-        }
-        let out = cmd.output().expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&["create"], Some(manifest.to_string()));
-    run(
-        &[
-            "patch",
-            "node",
-            node.name(),
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ],
-        None,
-    );
-}
 
 /// The routes through the overlay device (empty until the agent made it).
 fn routes_on_vxlan(node: &Node) -> String {
@@ -79,7 +30,7 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
     let kubeconfig = data_dir.join("admin.kubeconfig");
     let _control = control::start(control_node, &data_dir, &[]).expect("control");
     for node in cluster.nodes() {
-        register(&kubectl, &kubeconfig, control_node, node);
+        control::register_node(&kubectl, &kubeconfig, control_node, node).expect("node registered");
     }
     let kubeconfig_arg = kubeconfig.to_str().expect("utf-8 path").to_owned();
     let mut agents = Vec::new();
