@@ -10,10 +10,19 @@
 //!
 //! Layout of the store, `<data_dir>/<network>/`: one file per reserved
 //! address, named by the address, holding `<containerID>\n<ifname>` and
-//! created with `O_EXCL`; `last_reserved_ip`, replaced atomically; and
-//! `lock`, on which every operation takes a `flock` (exclusive to change,
-//! shared to read). The lock file is opened afresh per operation so that two
-//! handles in one process exclude each other as two processes do.
+//! created with `O_EXCL`; `last_reserved_ip`, a hint rewritten in place;
+//! and `lock`, on which every operation takes a `flock` (exclusive to
+//! change, shared to read). The lock file is opened afresh per operation so
+//! that two handles in one process exclude each other as two processes do.
+//!
+//! Nothing is fsynced. A reservation has to outlive the plugin process that
+//! made it (a killed ADD, a crashed runtime), and the page cache does that;
+//! it need not outlive the machine, because pods do not: after a reboot the
+//! runtime adds every pod again and GC releases what no pod holds. Power
+//! loss can leave a new file empty, which reads as an incomplete ADD that
+//! GC removes, or a stale `last_reserved_ip`, which only moves the
+//! round-robin start. Syncing cost three fsyncs and a rename per ADD,
+//! milliseconds on a virtual disk, for nothing a restart needs.
 //!
 //! The store must not panic on what it finds on disk: stray or malformed
 //! entries are skipped and reported, and an address whose file exists is
@@ -45,6 +54,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 const LOCK_FILE: &str = "lock";
 const LAST_RESERVED_FILE: &str = "last_reserved_ip";
+/// Left behind by versions that replaced `last_reserved_ip` by rename.
 const LAST_RESERVED_TMP: &str = "last_reserved_ip.tmp";
 
 /// Longest IPv4 prefix: /30 leaves network, gateway, one pod, broadcast.
@@ -284,6 +294,16 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> IpamError 
     move |source| IpamError::Io { op, path, source }
 }
 
+/// The address an attachment holds after [`IpamStore::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The address.
+    pub ip: IpAddr,
+    /// Whether the attachment held it before this call (an ADD retried
+    /// after dying half-way, or an ADD of an attachment that exists).
+    pub existed: bool,
+}
+
 /// A reservation found in the store.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reservation {
@@ -461,6 +481,13 @@ impl IpamStore {
         container_id: &ContainerId,
         ifname: &IfName,
     ) -> Result<IpAddr, IpamError> {
+        self.claim(container_id, ifname).map(|claim| claim.ip)
+    }
+
+    /// [`reserve`](Self::reserve), also saying whether the address was
+    /// already held: ADD needs both, and one locked scan is cheaper than a
+    /// lookup followed by a reservation.
+    pub fn claim(&self, container_id: &ContainerId, ifname: &IfName) -> Result<Claim, IpamError> {
         let _lock = self.lock(FlockArg::LockExclusiveNonblock)?;
         let scan = self.scan()?;
         if let Some(existing) = scan
@@ -468,7 +495,10 @@ impl IpamStore {
             .map(|e| e.ip)
             .find(|&ip| self.cidr.contains(ip))
         {
-            return Ok(existing);
+            return Ok(Claim {
+                ip: existing,
+                existed: true,
+            });
         }
 
         let mut used = scan.used();
@@ -485,7 +515,7 @@ impl IpamStore {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     self.complete_reservation(file, &path, ip, container_id, ifname)?;
-                    return Ok(ip);
+                    return Ok(Claim { ip, existed: false });
                 }
                 // Something outside the lock protocol made it since the
                 // scan; treat it as taken and move on.
@@ -497,9 +527,9 @@ impl IpamStore {
         }
     }
 
-    /// Writes the owner into a freshly created reservation file, records the
-    /// address as last reserved and makes both durable; on failure removes
-    /// the file again so the address is not leaked.
+    /// Writes the owner into a freshly created reservation file and records
+    /// the address as last reserved; on failure removes the file again so
+    /// the address is not leaked.
     fn complete_reservation(
         &self,
         mut file: File,
@@ -511,10 +541,8 @@ impl IpamStore {
         let content = format!("{container_id}\n{ifname}");
         let written = file
             .write_all(content.as_bytes())
-            .and_then(|()| file.sync_all())
             .map_err(io_err("write", path))
-            .and_then(|()| self.write_last_reserved(ip))
-            .and_then(|()| self.sync_dir());
+            .and_then(|()| self.write_last_reserved(ip));
         if written.is_err() {
             // Best effort: the error being returned is the one that matters.
             let _ = fs::remove_file(path);
@@ -539,9 +567,6 @@ impl IpamStore {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_err("remove", &path)(e)),
             }
-        }
-        if !released.is_empty() {
-            self.sync_dir()?;
         }
         released.sort();
         Ok(released)
@@ -575,7 +600,6 @@ impl IpamStore {
             skipped: scan.skipped,
             ..GcReport::default()
         };
-        let mut removed_any = false;
         for entry in scan.entries {
             let path = self.dir.join(&entry.name);
             let remove = match &entry.owner {
@@ -596,26 +620,20 @@ impl IpamStore {
                 continue;
             }
             match fs::remove_file(&path) {
-                Ok(()) => {
-                    removed_any = true;
-                    match entry.owner {
-                        Owner::Known {
-                            container_id,
-                            ifname,
-                        } => report.released.push(Reservation {
-                            ip: entry.ip,
-                            container_id,
-                            ifname,
-                        }),
-                        Owner::Unknown(_) => report.incomplete_removed.push(entry.ip),
-                    }
-                }
+                Ok(()) => match entry.owner {
+                    Owner::Known {
+                        container_id,
+                        ifname,
+                    } => report.released.push(Reservation {
+                        ip: entry.ip,
+                        container_id,
+                        ifname,
+                    }),
+                    Owner::Unknown(_) => report.incomplete_removed.push(entry.ip),
+                },
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => report.failed.push((path, e)),
             }
-        }
-        if removed_any {
-            self.sync_dir()?;
         }
         report.released.sort();
         report.incomplete_removed.sort();
@@ -707,23 +725,24 @@ impl IpamStore {
         text.trim().parse().ok()
     }
 
-    /// Replaces `last_reserved_ip` atomically: write a temporary file, sync
-    /// it, rename it over. The caller syncs the directory.
+    /// Rewrites `last_reserved_ip` in place (under the exclusive lock, so
+    /// no reader sees it half-written). Not truncating to zero and not
+    /// renaming keeps ext4 from flushing it on close (auto_da_alloc); a
+    /// process killed between the write and the resize leaves at worst a
+    /// wrong hint.
     fn write_last_reserved(&self, ip: IpAddr) -> Result<(), IpamError> {
-        let tmp = self.dir.join(LAST_RESERVED_TMP);
-        let dst = self.dir.join(LAST_RESERVED_FILE);
-        let mut file = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        file.write_all(ip.to_string().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io_err("write", &tmp))?;
-        fs::rename(&tmp, &dst).map_err(io_err("rename", &dst))
-    }
-
-    /// Makes created, renamed and removed names durable.
-    fn sync_dir(&self) -> Result<(), IpamError> {
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err("sync directory", &self.dir))
+        use std::os::unix::fs::FileExt as _;
+        let path = self.dir.join(LAST_RESERVED_FILE);
+        let text = ip.to_string();
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        file.write_all_at(text.as_bytes(), 0)
+            .and_then(|()| file.set_len(text.len() as u64))
+            .map_err(io_err("write", &path))
     }
 }
 
@@ -1024,6 +1043,42 @@ mod tests {
         assert_eq!(read(&s.dir().join("last_reserved_ip")), "10.0.0.2");
         assert!(s.dir().join("lock").exists());
         assert!(!s.dir().join("last_reserved_ip.tmp").exists());
+    }
+
+    #[test]
+    fn claim_says_whether_the_attachment_held_its_address() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path(), "10.0.0.0/24");
+        let first = s.claim(&cid("a"), &ifn("eth0")).unwrap();
+        assert_eq!(
+            first,
+            Claim {
+                ip: ip("10.0.0.2"),
+                existed: false
+            }
+        );
+        let again = s.claim(&cid("a"), &ifn("eth0")).unwrap();
+        assert_eq!(
+            again,
+            Claim {
+                ip: ip("10.0.0.2"),
+                existed: true
+            }
+        );
+    }
+
+    #[test]
+    fn last_reserved_is_rewritten_in_place_when_it_shrinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path(), "10.0.0.0/24");
+        fs::write(s.dir().join("last_reserved_ip"), "10.0.0.253").unwrap();
+        assert_eq!(
+            s.reserve(&cid("a"), &ifn("eth0")).unwrap(),
+            ip("10.0.0.254")
+        );
+        assert_eq!(s.reserve(&cid("b"), &ifn("eth0")).unwrap(), ip("10.0.0.2"));
+        assert_eq!(read(&s.dir().join("last_reserved_ip")), "10.0.0.2");
+        assert_eq!(s.reserve(&cid("c"), &ifn("eth0")).unwrap(), ip("10.0.0.3"));
     }
 
     #[test]
