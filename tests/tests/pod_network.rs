@@ -118,13 +118,13 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
         })
         .expect("iperf3 transfer");
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 json");
-        let bytes = report["end"]["sum_received"]["bytes"]
-            .as_f64()
-            .unwrap_or(0.0);
+        let bytes = |sum: &str| report["end"][sum]["bytes"].as_f64().unwrap_or(0.0);
+        // The receiving side stops counting when the sender says it is
+        // done, so a few segments still in flight can be missing from its
+        // sum; every byte must have been sent.
         assert!(
-            bytes >= 20_000_000.0,
-            "received {bytes} bytes: {}",
-            report["end"]
+            bytes("sum_sent") >= 20_000_000.0 && bytes("sum_received") >= 18_000_000.0,
+            "iperf3: {report}"
         );
     };
     transfer(false);
