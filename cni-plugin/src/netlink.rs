@@ -160,6 +160,19 @@ pub async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMess
     }
 }
 
+/// The link with index `index`, if there is one.
+pub async fn link_by_index(handle: &Handle, index: u32) -> Result<Option<LinkMessage>, NetError> {
+    let mut links = handle.link().get().match_index(index).execute();
+    match links.try_next().await {
+        Ok(link) => Ok(link),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(source) => Err(NetError::Request {
+            what: format!("looking up link {index}"),
+            source,
+        }),
+    }
+}
+
 /// Every link in the namespace.
 pub async fn links(handle: &Handle) -> Result<Vec<LinkMessage>, NetError> {
     handle
@@ -218,6 +231,35 @@ pub async fn delete_link(handle: &Handle, name: &str) -> Result<bool, NetError> 
     }
 }
 
+/// Deletes link `index`; a missing link is fine (returns false).
+pub async fn delete_link_index(handle: &Handle, index: u32) -> Result<bool, NetError> {
+    match handle.link().del(index).execute().await {
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+        Err(source) => Err(NetError::Request {
+            what: format!("deleting link {index}"),
+            source,
+        }),
+    }
+}
+
+/// Sets link `index` down; a missing link is fine (returns false).
+pub async fn set_down(handle: &Handle, index: u32) -> Result<bool, NetError> {
+    match handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).down().build())
+        .execute()
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+        Err(source) => Err(NetError::Request {
+            what: format!("setting link {index} down"),
+            source,
+        }),
+    }
+}
+
 /// Sets link `index` up.
 pub async fn set_up(handle: &Handle, index: u32) -> Result<(), NetError> {
     handle
@@ -250,16 +292,17 @@ pub async fn addresses(handle: &Handle, index: u32) -> Result<Vec<(IpAddr, u8)>,
         .collect())
 }
 
-/// Adds `ip/prefix` to link `index`; already present is fine.
+/// Adds `ip/prefix` to link `index`; already present is fine. Returns
+/// whether it was added.
 pub async fn ensure_address(
     handle: &Handle,
     index: u32,
     ip: IpAddr,
     prefix: u8,
-) -> Result<(), NetError> {
+) -> Result<bool, NetError> {
     match handle.address().add(index, ip, prefix).execute().await {
-        Ok(()) => Ok(()),
-        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(false),
         Err(source) => Err(NetError::Request {
             what: format!("adding {ip}/{prefix} to link {index}"),
             source,

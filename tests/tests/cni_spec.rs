@@ -8,10 +8,13 @@ use std::{
     io::Write as _,
     path::Path,
     process::{Output, Stdio},
+    time::Duration,
 };
 
 use serde_json::{Value, json};
-use strait_tests::{Cluster, ClusterSpec, Netns, Node, PodNetwork, binary, netns, privileged};
+use strait_tests::{
+    Cluster, ClusterSpec, Netns, Node, PodNetwork, binary, netns, privileged, wait_until,
+};
 
 /// Runs strait-cni with `vars` (CNI_COMMAND etc.) and `stdin` in `node`.
 fn cni(node: &Node, vars: &[(&str, &str)], stdin: &str) -> Output {
@@ -54,6 +57,15 @@ fn attach<'a>(command: &'a str, id: &'a str, netns: &'a Path) -> Vec<(&'a str, &
         ("CNI_IFNAME", "eth0"),
         ("CNI_PATH", "/usr/lib/cni"),
     ]
+}
+
+/// How many pod host ends (`strv...`) the node has.
+fn host_veths(node: &Node) -> usize {
+    let links = node.netns().ip(&["-o", "link", "show"]).expect("links");
+    String::from_utf8_lossy(&links.stdout)
+        .lines()
+        .filter(|l| l.contains(": strv"))
+        .count()
 }
 
 #[test]
@@ -135,6 +147,23 @@ fn strait_cni_follows_the_spec_edge_cases() {
         "DEL without netns or ADD"
     );
 
+    // DEL answers before the kernel has removed the veth (a forked child
+    // finishes that): an ADD of the same attachment right after it
+    // replaces the dying host end, and the last DEL's is soon gone.
+    for round in 0..3 {
+        let out = cni(node, &add, &config);
+        assert!(
+            out.status.success(),
+            "ADD right after DEL, round {round}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(cni(node, &del, &config).status.success());
+    }
+    wait_until("the last host veth removed", Duration::from_secs(2), || {
+        (host_veths(node) == 0).then_some(())
+    })
+    .expect("DEL's child deletes the veth");
+
     // 100 concurrent ADDs: 100 distinct addresses.
     let namespaces: Vec<Netns> = (0..100)
         .map(|i| Netns::create(&prefix.name(&format!("c{i}"))).expect("netns"))
@@ -195,11 +224,6 @@ fn strait_cni_follows_the_spec_edge_cases() {
         })
         .count();
     assert_eq!(leases, 50, "GC released the 50 unlisted attachments");
-    let links = node.netns().ip(&["-o", "link", "show"]).expect("links");
-    let veths = String::from_utf8_lossy(&links.stdout)
-        .lines()
-        .filter(|l| l.contains("strv"))
-        .count();
-    assert_eq!(veths, 50, "GC removed the unlisted host veths");
+    assert_eq!(host_veths(node), 50, "GC removed the unlisted host veths");
     drop(namespaces);
 }
