@@ -32,7 +32,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read as _, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -694,6 +694,9 @@ impl IpamStore {
     fn scan(&self) -> Result<Scan, IpamError> {
         let mut scan = Scan::default();
         let dir = fs::read_dir(&self.dir).map_err(io_err("read directory", &self.dir))?;
+        // Entries are opened relative to the directory: one path component
+        // to resolve instead of the whole data dir path, per entry.
+        let dir_fd = File::open(&self.dir).map_err(io_err("open directory", &self.dir))?;
         for dirent in dir {
             let dirent = dirent.map_err(io_err("read directory", &self.dir))?;
             let name = dirent.file_name();
@@ -708,7 +711,7 @@ impl IpamStore {
                 continue;
             };
             let owner = match dirent.file_type() {
-                Ok(t) if t.is_file() => read_owner(&dirent.path()),
+                Ok(t) if t.is_file() => read_owner(&dir_fd, &name),
                 Ok(_) => Owner::Unknown(SkipReason::NotAFile),
                 Err(e) => Owner::Unknown(SkipReason::Unreadable(e.to_string())),
             };
@@ -746,17 +749,39 @@ impl IpamStore {
     }
 }
 
-/// Reads a reservation file: `<containerID>\n<ifname>`, tolerating a `\r`
-/// before the newline (host-local's separator) and trailing whitespace.
-fn read_owner(path: &Path) -> Owner {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return Owner::Unknown(SkipReason::Unreadable(e.to_string())),
+/// Reads reservation file `name` of the directory `dir`: open, one read
+/// (they are a few dozen bytes), close.
+fn read_owner(dir: &File, name: &std::ffi::OsStr) -> Owner {
+    let read = || -> io::Result<Vec<u8>> {
+        let fd = nix::fcntl::openat(
+            dir,
+            name,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        let mut file = File::from(fd);
+        let mut first = [0u8; 256];
+        let n = file.read(&mut first)?;
+        let mut bytes = first.get(..n).unwrap_or_default().to_vec();
+        if n == first.len() {
+            file.read_to_end(&mut bytes)?;
+        }
+        Ok(bytes)
     };
+    match read() {
+        Ok(bytes) => parse_owner(&bytes),
+        Err(e) => Owner::Unknown(SkipReason::Unreadable(e.to_string())),
+    }
+}
+
+/// A reservation file's content: `<containerID>\n<ifname>`, tolerating a
+/// `\r` before the newline (host-local's separator) and trailing
+/// whitespace.
+fn parse_owner(bytes: &[u8]) -> Owner {
     if bytes.is_empty() {
         return Owner::Unknown(SkipReason::Incomplete);
     }
-    let Ok(text) = std::str::from_utf8(&bytes) else {
+    let Ok(text) = std::str::from_utf8(bytes) else {
         return Owner::Unknown(SkipReason::Malformed("not UTF-8".into()));
     };
     let Some((id, ifname)) = text.trim_end().split_once('\n') else {
@@ -1166,6 +1191,16 @@ mod tests {
             s.reserve(&cid("next"), &ifn("eth0")).unwrap(),
             ip("10.0.0.2")
         );
+    }
+
+    #[test]
+    fn reads_owners_longer_than_one_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path(), "10.0.0.0/24");
+        let long = "c".repeat(600);
+        let got = s.reserve(&cid(&long), &ifn("eth0")).unwrap();
+        assert_eq!(s.lookup(&cid(&long), &ifn("eth0")).unwrap(), Some(got));
+        assert_eq!(s.lookup(&cid(&long[1..]), &ifn("eth0")).unwrap(), None);
     }
 
     #[test]
