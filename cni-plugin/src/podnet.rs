@@ -147,48 +147,53 @@ async fn create_pair(host: &Handle, netns: &Netns, wiring: &PodWiring<'_>) -> Re
 
 async fn configure(host: &Handle, pod: &Handle, wiring: &PodWiring<'_>) -> Result<Wired, NetError> {
     let missing = |what: &str| NetError::Missing(format!("{what} vanished while wiring"));
-    let pod_link = netlink::link_by_name(pod, wiring.ifname)
-        .await?
-        .ok_or_else(|| missing(wiring.ifname))?;
-    let index = pod_link.header.index;
-    netlink::ensure_address(pod, index, wiring.address.into(), 32).await?;
-    netlink::set_up(pod, index).await?;
-    netlink::replace_route(
-        pod,
-        &Route4 {
+    // The two namespaces' requests do not depend on each other: they go
+    // out together, and so do the pod's four, which the kernel handles in
+    // the order sent (the link up before routes through it, the link route
+    // to the gateway before the default route via it). The pod end cannot
+    // be created up: its peer is not attached yet when its flags apply.
+    let pod_side = async {
+        let pod_link = netlink::link_by_name(pod, wiring.ifname)
+            .await?
+            .ok_or_else(|| missing(wiring.ifname))?;
+        let index = pod_link.header.index;
+        let to_gateway = Route4 {
             dst: wiring.gateway,
             prefix: 32,
             gateway: None,
             oif: index,
             onlink: false,
-        },
-    )
-    .await?;
-    netlink::replace_route(
-        pod,
-        &Route4 {
+        };
+        let default = Route4 {
             dst: Ipv4Addr::UNSPECIFIED,
             prefix: 0,
             gateway: Some(wiring.gateway),
             oif: index,
             onlink: false,
-        },
-    )
-    .await?;
-    let host_link = netlink::link_by_name(host, wiring.host_ifname)
-        .await?
-        .ok_or_else(|| missing(wiring.host_ifname))?;
-    netlink::replace_route(
-        host,
-        &Route4 {
+        };
+        futures::try_join!(
+            netlink::set_up(pod, index),
+            netlink::ensure_address(pod, index, wiring.address.into(), 32),
+            netlink::replace_route(pod, &to_gateway),
+            netlink::replace_route(pod, &default),
+        )?;
+        Ok::<_, NetError>(pod_link)
+    };
+    let host_side = async {
+        let host_link = netlink::link_by_name(host, wiring.host_ifname)
+            .await?
+            .ok_or_else(|| missing(wiring.host_ifname))?;
+        let to_pod = Route4 {
             dst: wiring.address,
             prefix: 32,
             gateway: None,
             oif: host_link.header.index,
             onlink: false,
-        },
-    )
-    .await?;
+        };
+        netlink::replace_route(host, &to_pod).await?;
+        Ok(host_link)
+    };
+    let (pod_link, host_link) = futures::try_join!(pod_side, host_side)?;
     Ok(Wired {
         host_mac: netlink::link_mac(&host_link).ok_or_else(|| missing("host MAC"))?,
         pod_mac: netlink::link_mac(&pod_link).ok_or_else(|| missing("pod MAC"))?,
