@@ -10,10 +10,19 @@
 //!
 //! Layout of the store, `<data_dir>/<network>/`: one file per reserved
 //! address, named by the address, holding `<containerID>\n<ifname>` and
-//! created with `O_EXCL`; `last_reserved_ip`, a hint rewritten in place;
-//! and `lock`, on which every operation takes a `flock` (exclusive to
-//! change, shared to read). The lock file is opened afresh per operation so
-//! that two handles in one process exclude each other as two processes do.
+//! created with `O_EXCL`; beside it an empty owner marker named
+//! `owner:<address>:<containerID>:<ifname>` (neither part may hold a `:`);
+//! `last_reserved_ip`, a hint rewritten in place; and `lock`, on which
+//! every operation takes a `flock` (exclusive to change, shared to read).
+//! The lock file is opened afresh per operation so that two handles in one
+//! process exclude each other as two processes do.
+//!
+//! The address file is the truth; markers only let a scan learn every
+//! owner from the directory listing instead of reading one file per pod.
+//! A marker is made after its address file and removed before it, so a
+//! process killed in between leaves an address file without a marker, and
+//! an address without exactly one marker has its file read. Markers left
+//! without an address file are ignored and removed by GC.
 //!
 //! Nothing is fsynced. A reservation has to outlive the plugin process that
 //! made it (a killed ADD, a crashed runtime), and the page cache does that;
@@ -29,7 +38,7 @@
 //! never handed out, whatever the file holds. It must not touch network
 //! interfaces or decide which container deserves an address.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write};
@@ -56,6 +65,8 @@ const LOCK_FILE: &str = "lock";
 const LAST_RESERVED_FILE: &str = "last_reserved_ip";
 /// Left behind by versions that replaced `last_reserved_ip` by rename.
 const LAST_RESERVED_TMP: &str = "last_reserved_ip.tmp";
+/// How owner markers' names start.
+const OWNER_PREFIX: &str = "owner:";
 
 /// Longest IPv4 prefix: /30 leaves network, gateway, one pod, broadcast.
 const MAX_V4_PREFIX: u8 = 30;
@@ -367,6 +378,8 @@ struct Entry {
     name: OsString,
     ip: IpAddr,
     owner: Owner,
+    /// The owner markers naming this address.
+    markers: Vec<OsString>,
 }
 
 enum Owner {
@@ -382,6 +395,8 @@ enum Owner {
 struct Scan {
     entries: Vec<Entry>,
     skipped: Vec<Skipped>,
+    /// Owner markers whose address has no file, with that address.
+    dangling: Vec<(IpAddr, OsString)>,
 }
 
 impl Scan {
@@ -511,6 +526,14 @@ impl IpamStore {
                     cidr: self.cidr.network(),
                     size: self.cidr.size(),
                 })?;
+            // A marker left for this address would name the wrong owner.
+            let stale: Vec<OsString> = scan
+                .dangling
+                .iter()
+                .filter(|(marked, _)| *marked == ip)
+                .map(|(_, marker)| marker.clone())
+                .collect();
+            self.remove_markers(&stale)?;
             let path = self.dir.join(ip.to_string());
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
@@ -546,8 +569,32 @@ impl IpamStore {
         if written.is_err() {
             // Best effort: the error being returned is the one that matters.
             let _ = fs::remove_file(path);
+            return written;
         }
-        written
+        // Only a shortcut for later scans: without it (a name too long,
+        // a full disk) the address file is read instead.
+        let marker = self
+            .dir
+            .join(marker_name(ip, container_id.as_str(), ifname.as_str()));
+        let _ = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(marker);
+        Ok(())
+    }
+
+    /// Removes owner markers; missing ones are fine.
+    fn remove_markers(&self, markers: &[OsString]) -> Result<(), IpamError> {
+        for marker in markers {
+            let path = self.dir.join(marker);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove", &path)(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Releases every address held by `(container_id, ifname)` and returns
@@ -561,6 +608,7 @@ impl IpamStore {
         let scan = self.scan()?;
         let mut released = Vec::new();
         for entry in scan.owned_by(container_id, ifname) {
+            self.remove_markers(&entry.markers)?;
             let path = self.dir.join(&entry.name);
             match fs::remove_file(&path) {
                 Ok(()) => released.push(entry.ip),
@@ -600,6 +648,14 @@ impl IpamStore {
             skipped: scan.skipped,
             ..GcReport::default()
         };
+        for (_, marker) in &scan.dangling {
+            let path = self.dir.join(marker);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => report.failed.push((path, e)),
+            }
+        }
         for entry in scan.entries {
             let path = self.dir.join(&entry.name);
             let remove = match &entry.owner {
@@ -617,6 +673,11 @@ impl IpamStore {
                         reason,
                     });
                 }
+                continue;
+            }
+            if let Err(IpamError::Io { path, source, .. }) = self.remove_markers(&entry.markers) {
+                // Keep the address: its marker would otherwise outlive it.
+                report.failed.push((path, source));
                 continue;
             }
             match fs::remove_file(&path) {
@@ -671,7 +732,9 @@ impl IpamStore {
             .open(&path)
             .map_err(io_err("open lock", &path))?;
         let start = Instant::now();
-        let mut backoff = Duration::from_micros(500);
+        // Holders keep the lock for a scan and a file or two (well under
+        // a millisecond), so waiters poll often at first.
+        let mut backoff = Duration::from_micros(50);
         loop {
             match Flock::lock(file, arg) {
                 Ok(lock) => return Ok(lock),
@@ -682,7 +745,7 @@ impl IpamStore {
                     }
                     file = f;
                     thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                    backoff = (backoff * 2).min(Duration::from_millis(2));
                 }
                 Err((_, errno)) => {
                     return Err(io_err("lock", &path)(io::Error::from(errno)));
@@ -694,13 +757,17 @@ impl IpamStore {
     fn scan(&self) -> Result<Scan, IpamError> {
         let mut scan = Scan::default();
         let dir = fs::read_dir(&self.dir).map_err(io_err("read directory", &self.dir))?;
-        // Entries are opened relative to the directory: one path component
-        // to resolve instead of the whole data dir path, per entry.
-        let dir_fd = File::open(&self.dir).map_err(io_err("open directory", &self.dir))?;
+        let mut markers: HashMap<IpAddr, Vec<(OsString, String, String)>> = HashMap::new();
+        let mut files = Vec::new();
         for dirent in dir {
             let dirent = dirent.map_err(io_err("read directory", &self.dir))?;
             let name = dirent.file_name();
-            let Some(ip) = name.to_str().and_then(|s| s.parse::<IpAddr>().ok()) else {
+            let text = name.to_str();
+            if let Some(ip) = text.and_then(|s| s.parse::<IpAddr>().ok()) {
+                files.push((name, ip, dirent.file_type()));
+            } else if let Some((ip, id, ifname)) = text.and_then(parse_marker) {
+                markers.entry(ip).or_default().push((name, id, ifname));
+            } else {
                 let own = [LOCK_FILE, LAST_RESERVED_FILE, LAST_RESERVED_TMP];
                 if !own.iter().any(|o| name.as_os_str() == *o) {
                     scan.skipped.push(Skipped {
@@ -708,15 +775,44 @@ impl IpamStore {
                         reason: SkipReason::UnknownName,
                     });
                 }
-                continue;
-            };
-            let owner = match dirent.file_type() {
-                Ok(t) if t.is_file() => read_owner(&dir_fd, &name),
-                Ok(_) => Owner::Unknown(SkipReason::NotAFile),
-                Err(e) => Owner::Unknown(SkipReason::Unreadable(e.to_string())),
-            };
-            scan.entries.push(Entry { name, ip, owner });
+            }
         }
+        // Files are opened relative to the directory: one path component
+        // to resolve instead of the whole data dir path, per file.
+        let mut dir_fd = None;
+        for (name, ip, file_type) in files {
+            let mine = markers.remove(&ip).unwrap_or_default();
+            let owner = match (file_type, mine.as_slice()) {
+                (Ok(t), [(_, id, ifname)]) if t.is_file() => Owner::Known {
+                    container_id: id.clone(),
+                    ifname: ifname.clone(),
+                },
+                (Ok(t), _) if t.is_file() => {
+                    if dir_fd.is_none() {
+                        let file =
+                            File::open(&self.dir).map_err(io_err("open directory", &self.dir))?;
+                        dir_fd = Some(file);
+                    }
+                    match &dir_fd {
+                        Some(dir) => read_owner(dir, &name),
+                        None => Owner::Unknown(SkipReason::Unreadable("no directory".into())),
+                    }
+                }
+                (Ok(_), _) => Owner::Unknown(SkipReason::NotAFile),
+                (Err(e), _) => Owner::Unknown(SkipReason::Unreadable(e.to_string())),
+            };
+            let markers = mine.into_iter().map(|(marker, _, _)| marker).collect();
+            scan.entries.push(Entry {
+                name,
+                ip,
+                owner,
+                markers,
+            });
+        }
+        scan.dangling = markers
+            .into_iter()
+            .flat_map(|(ip, found)| found.into_iter().map(move |(marker, _, _)| (ip, marker)))
+            .collect();
         scan.entries
             .sort_by(|a, b| a.ip.cmp(&b.ip).then(a.name.cmp(&b.name)));
         scan.skipped.sort_by(|a, b| a.name.cmp(&b.name));
@@ -747,6 +843,23 @@ impl IpamStore {
             .and_then(|()| file.set_len(text.len() as u64))
             .map_err(io_err("write", &path))
     }
+}
+
+/// The owner marker's name for `ip` held by `(container_id, ifname)`.
+fn marker_name(ip: IpAddr, container_id: &str, ifname: &str) -> String {
+    format!("{OWNER_PREFIX}{ip}:{container_id}:{ifname}")
+}
+
+/// Reads an owner marker's name back: the address, container ID and
+/// ifname, each valid, or `None`. The address (IPv6 has colons) is what
+/// is left once the last two colon-separated parts are taken.
+fn parse_marker(name: &str) -> Option<(IpAddr, String, String)> {
+    let rest = name.strip_prefix(OWNER_PREFIX)?;
+    let mut parts = rest.rsplitn(3, ':');
+    let ifname = IfName::parse(parts.next()?).ok()?;
+    let id = ContainerId::parse(parts.next()?).ok()?;
+    let ip = parts.next()?.parse().ok()?;
+    Some((ip, id.as_str().to_owned(), ifname.as_str().to_owned()))
 }
 
 /// Reads reservation file `name` of the directory `dir`: open, one read
@@ -1065,9 +1178,101 @@ mod tests {
         let got = s.reserve(&cid("abc"), &ifn("eth0")).unwrap();
         assert_eq!(got, ip("10.0.0.2"));
         assert_eq!(read(&s.dir().join("10.0.0.2")), "abc\neth0");
+        assert_eq!(read(&s.dir().join("owner:10.0.0.2:abc:eth0")), "");
         assert_eq!(read(&s.dir().join("last_reserved_ip")), "10.0.0.2");
         assert!(s.dir().join("lock").exists());
         assert!(!s.dir().join("last_reserved_ip.tmp").exists());
+        let names: BTreeSet<String> = fs::read_dir(s.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+    }
+
+    #[test]
+    fn marker_names_round_trip() {
+        for (ip_text, id, ifname) in [
+            ("10.0.0.2", "abc", "eth0"),
+            ("fd00:10:244:1::2", "k8s_pod.1-x", "net1"),
+            ("::ffff:10.0.0.1", "a", "e"),
+        ] {
+            let name = marker_name(ip(ip_text), id, ifname);
+            assert_eq!(
+                parse_marker(&name),
+                Some((ip(ip_text), id.to_owned(), ifname.to_owned())),
+                "{name}"
+            );
+        }
+        for bad in [
+            "owner:10.0.0.2:abc",
+            "owner:10.0.0.2::eth0",
+            "owner:nonsense:abc:eth0",
+            "owner:10.0.0.2:a/b:eth0",
+            "10.0.0.2:abc:eth0",
+        ] {
+            assert_eq!(parse_marker(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn markers_follow_their_addresses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path(), "10.0.0.0/24");
+        let a = s.reserve(&cid("a"), &ifn("eth0")).unwrap();
+        let marker = s.dir().join(format!("owner:{a}:a:eth0"));
+        // With one marker the file is not read: the marker names the owner.
+        fs::write(s.dir().join(a.to_string()), "tampered\neth9").unwrap();
+        assert_eq!(s.lookup(&cid("a"), &ifn("eth0")).unwrap(), Some(a));
+        s.release(&cid("a"), &ifn("eth0")).unwrap();
+        assert!(!marker.exists() && !s.dir().join(a.to_string()).exists());
+
+        // An address file without a marker (a process killed in between)
+        // is read; a marker without a file is ignored, then removed by GC.
+        fs::write(s.dir().join("10.0.0.7"), "b\neth0").unwrap();
+        fs::write(s.dir().join("owner:10.0.0.9:c:eth0"), "").unwrap();
+        assert_eq!(
+            s.lookup(&cid("b"), &ifn("eth0")).unwrap(),
+            Some(ip("10.0.0.7"))
+        );
+        assert_eq!(s.lookup(&cid("c"), &ifn("eth0")).unwrap(), None);
+        // Two markers for one address: the file decides.
+        fs::write(s.dir().join("owner:10.0.0.7:b:eth0"), "").unwrap();
+        fs::write(s.dir().join("owner:10.0.0.7:z:eth0"), "").unwrap();
+        assert_eq!(s.lookup(&cid("z"), &ifn("eth0")).unwrap(), None);
+        assert_eq!(
+            s.lookup(&cid("b"), &ifn("eth0")).unwrap(),
+            Some(ip("10.0.0.7"))
+        );
+        let report = s
+            .gc(&[Attachment {
+                container_id: "b".into(),
+                ifname: "eth0".into(),
+            }])
+            .unwrap();
+        assert!(report.released.is_empty() && report.failed.is_empty());
+        assert!(!s.dir().join("owner:10.0.0.9:c:eth0").exists());
+        // Reserving an address removes markers left for it first.
+        fs::write(s.dir().join("owner:10.0.0.9:c:eth0"), "").unwrap();
+        fs::write(s.dir().join("last_reserved_ip"), "10.0.0.8").unwrap();
+        let long = "d".repeat(300); // too long for a marker name
+        assert_eq!(
+            s.reserve(&cid(&long), &ifn("eth0")).unwrap(),
+            ip("10.0.0.9")
+        );
+        assert_eq!(s.lookup(&cid("c"), &ifn("eth0")).unwrap(), None);
+        assert_eq!(
+            s.lookup(&cid(&long), &ifn("eth0")).unwrap(),
+            Some(ip("10.0.0.9"))
+        );
+        s.release(&cid(&long), &ifn("eth0")).unwrap();
+        // Releasing b removes every marker of its address.
+        s.release(&cid("b"), &ifn("eth0")).unwrap();
+        let names: Vec<String> = fs::read_dir(s.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("owner:") || n.parse::<IpAddr>().is_ok())
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
     }
 
     #[test]
