@@ -100,7 +100,7 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
         .expect("external route");
     external.netns().ping(b1.ip()).expect("external -> pod");
 
-    // MTU-sized TCP both ways across the overlay (iperf3, 20 MB each way).
+    // MTU-sized TCP both ways across the overlay (iperf3, 200 MB each way).
     let c1 = cluster.pod("c1").expect("c1");
     let mut server = c1
         .spawn(&["iperf3", "-s", "-1", "-B", &c1.ip().to_string()])
@@ -108,22 +108,25 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
     let a1 = cluster.pod("a1").expect("a1");
     let transfer = |reverse: bool| {
         let c1_ip = c1.ip().to_string();
-        let mut args = vec!["iperf3", "-c", c1_ip.as_str(), "-n", "20M", "-J"];
+        let mut args = vec!["iperf3", "-c", c1_ip.as_str(), "-n", "200M", "-J"];
         if reverse {
             args.push("-R");
         }
-        let out = wait_until("iperf3 to connect", Duration::from_secs(5), || {
+        // iperf3 3.12 can exit 0 with only an "error" in its JSON (a
+        // refused connect while the server is still starting): retry then.
+        let report = wait_until("iperf3 to connect", Duration::from_secs(5), || {
             let out = a1.exec(&args).ok()?;
-            out.status.success().then_some(out)
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            (out.status.success() && report.get("error").is_none()).then_some(report)
         })
         .expect("iperf3 transfer");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 json");
         let bytes = |sum: &str| report["end"][sum]["bytes"].as_f64().unwrap_or(0.0);
         // The receiving side stops counting when the sender says it is
-        // done, so a few segments still in flight can be missing from its
-        // sum; every byte must have been sent.
+        // done, so what is still in flight (up to a quarter of 20 MB was
+        // seen) is missing from its sum: send enough for that to stay
+        // small, and require every byte sent.
         assert!(
-            bytes("sum_sent") >= 20_000_000.0 && bytes("sum_received") >= 18_000_000.0,
+            bytes("sum_sent") >= 200_000_000.0 && bytes("sum_received") >= 180_000_000.0,
             "iperf3: {report}"
         );
     };
