@@ -131,11 +131,13 @@ fn iperf3_server(netns: &Netns, ip: &str) -> Result<Process> {
 /// seconds while the server is not listening yet.
 fn iperf3(netns: &Netns, target: &str, seconds: &str) -> Result<Run> {
     let args = ["iperf3", "-c", target, "-t", seconds, "-J"];
-    let out = wait_until("iperf3 to connect", Duration::from_secs(5), || {
+    // iperf3 3.12 can exit 0 with only an "error" in its JSON (a refused
+    // connect while the server is still starting): retry then.
+    let report = wait_until("iperf3 to connect", Duration::from_secs(5), || {
         let out = netns.exec(&args).ok()?;
-        out.status.success().then_some(out)
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (out.status.success() && report.get("error").is_none()).then_some(report)
     })?;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let end = &report["end"];
     Ok(Run {
         gbits: end["sum_received"]["bits_per_second"]
