@@ -24,6 +24,11 @@ pub struct Args {
     /// Seconds per iperf3 run.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=60))]
     pub seconds: u16,
+    /// Spread each node's underlay receive over every CPU (RPS on eth0),
+    /// as a NIC's interrupt would, instead of running it in the sender's
+    /// softirq as a veth does; applies to both paths.
+    #[arg(long)]
+    pub rps: bool,
 }
 
 /// One iperf3 run's outcome.
@@ -79,6 +84,11 @@ pub fn run(args: &Args) -> Result<()> {
         client.netns().ping(server.ip()).ok()
     })?;
     let (node1, node2) = (cluster.node(1)?, cluster.node(2)?);
+    if args.rps {
+        for node in [node1, node2] {
+            spread_receive(node.netns())?;
+        }
+    }
     let pod_mtu = mtu(client.netns(), "eth0")?;
     let underlay_mtu = mtu(node1.netns(), "eth0")?;
 
@@ -125,6 +135,26 @@ fn iperf3_server(netns: &Netns, ip: &str) -> Result<Process> {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     Ok(Process::spawn(cmd)?)
+}
+
+/// Sets RPS on `netns`'s eth0 to every CPU. A netns's devices show in a
+/// sysfs mounted from inside it, which `ip netns exec` does (for setup
+/// only; nothing timed runs that way).
+fn spread_receive(netns: &Netns) -> Result<()> {
+    let cpus = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(32);
+    let mask = format!("{:x}", (1u64 << cpus) - 1);
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", netns.name(), "sh", "-c"])
+        .arg(format!(
+            "echo {mask} > /sys/class/net/eth0/queues/rx-0/rps_cpus"
+        ))
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("setting RPS on eth0 in {}: {status}", netns.name());
+    }
+    Ok(())
 }
 
 /// One iperf3 client run from `netns` to `target`, retried for a few
@@ -184,8 +214,14 @@ fn print_table(
     println!();
     println!(
         "underlay: {} to node 2 on eth0 (MTU {underlay_mtu}) through the underlay bridge; \
-         overlay: a pod on node 1 to a pod on node 2 (MTU {pod_mtu}) through strait-vxlan.",
-        node.name()
+         overlay: a pod on node 1 to a pod on node 2 (MTU {pod_mtu}) through strait-vxlan; \
+         underlay receive: {}.",
+        node.name(),
+        if args.rps {
+            "spread over every CPU (RPS on each node's eth0, --rps)"
+        } else {
+            "in the sender's softirq, as veths do"
+        }
     );
     println!();
     println!(
