@@ -420,14 +420,22 @@ fn strait_cni_chains_with_the_reference_plugins() {
         .expect("read sysctl");
     assert_eq!(String::from_utf8_lossy(&somaxconn.stdout).trim(), "777");
     // portmap: the node's port 18080 reaches the pod's 8080 from outside.
+    // The server sends first and closes its side (-N), one connection at
+    // a time, so a retried connect finds it listening again; the pod's
+    // netns takes the loop with it.
     let _server = pod
-        .spawn(&["sh", "-c", "echo hello-from-pod | nc -l 8080"], None)
+        .spawn(
+            &[
+                "sh",
+                "-c",
+                "while :; do echo hello-from-pod | nc -N -l 8080; done",
+            ],
+            None,
+        )
         .expect("server in the pod");
     let node_ip = node.ip().to_string();
     wait_until("the host port to forward", Duration::from_secs(10), || {
-        let out = external
-            .exec(&["nc", "-w", "2", "-N", &node_ip, "18080"])
-            .ok()?;
+        let out = external.exec(&["nc", "-w", "2", &node_ip, "18080"]).ok()?;
         String::from_utf8_lossy(&out.stdout)
             .contains("hello-from-pod")
             .then_some(())
