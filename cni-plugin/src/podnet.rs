@@ -98,12 +98,13 @@ pub async fn attach(host: &Handle, wiring: &PodWiring<'_>) -> Result<Wired, NetE
     if let Err(e) = create_pair(host, &netns, wiring).await {
         // A host end of this name belongs to an earlier attachment of the
         // same container and interface: its DEL's deferred removal has not
-        // run yet, or an ADD died after making it. Replace it once.
-        if e.errno() != Some(libc::EEXIST)
-            || !netlink::delete_link(host, wiring.host_ifname).await?
-        {
+        // run yet, or an ADD died after making it. Replace it, once. The
+        // DEL's child may delete it first, between the failed create and
+        // this delete: either way the name is free for the retry.
+        if e.errno() != Some(libc::EEXIST) {
             return Err(e);
         }
+        netlink::delete_link(host, wiring.host_ifname).await?;
         create_pair(host, &netns, wiring).await?;
     }
     match configure(host, &pod, wiring).await {

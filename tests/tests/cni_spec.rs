@@ -159,7 +159,7 @@ fn strait_cni_follows_the_spec_edge_cases() {
     // DEL answers before the kernel has removed the veth (a forked child
     // finishes that): an ADD of the same attachment right after it
     // replaces the dying host end, and the last DEL's is soon gone.
-    for round in 0..3 {
+    for round in 0..10 {
         let out = cni(node, &add, &config);
         assert!(
             out.status.success(),
