@@ -11,5 +11,6 @@ pub mod node_cidr;
 pub mod overlay;
 pub mod plugin;
 pub mod podnet;
+pub mod reaper;
 pub mod result;
 pub mod version;

@@ -10,6 +10,7 @@ use std::{
 };
 
 use futures::TryStreamExt as _;
+use nix::sched::{CloneFlags, setns};
 use rtnetlink::{
     Handle, LinkUnspec, RouteMessageBuilder,
     packet_route::{
@@ -110,30 +111,28 @@ impl Netns {
         self.file.as_raw_fd()
     }
 
-    /// A netlink handle whose socket lives in this namespace. The socket is
-    /// opened on a short-lived thread that enters the namespace, so the
-    /// calling thread never changes namespace. Needs a Tokio runtime.
+    /// A netlink handle whose socket lives in this namespace (a socket
+    /// keeps the namespace it was opened in). The calling thread enters the
+    /// namespace only to open it, with nothing else in between, and goes
+    /// back; should it be unable to go back, the process aborts rather than
+    /// go on in the wrong namespace. That costs two setns(2) calls, against
+    /// a thread's creation and join. Needs a Tokio runtime.
     pub fn handle(&self) -> Result<Handle, NetError> {
-        let fd = self.file.try_clone().map_err(|source| NetError::Netns {
-            path: self.path.clone(),
+        const OWN: &str = "/proc/thread-self/ns/net";
+        let own = File::open(OWN).map_err(|source| NetError::Netns {
+            path: PathBuf::from(OWN),
             source,
         })?;
-        let path = self.path.clone();
-        // The socket registers with the caller's runtime from the thread.
-        let runtime = tokio::runtime::Handle::current();
-        let opened = std::thread::spawn(move || {
-            let _entered = runtime.enter();
-            nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
-                NetError::Netns {
-                    path,
-                    source: e.into(),
-                }
-            })?;
-            rtnetlink::new_connection().map_err(NetError::Socket)
-        })
-        .join()
-        .map_err(|_| NetError::Socket(std::io::Error::other("netns thread panicked")))??;
-        let (connection, handle, _) = opened;
+        setns(self.file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| NetError::Netns {
+            path: self.path.clone(),
+            source: e.into(),
+        })?;
+        let opened = rtnetlink::new_connection();
+        if let Err(e) = setns(own.as_fd(), CloneFlags::CLONE_NEWNET) {
+            eprintln!("strait-cni: cannot return to the original network namespace: {e}");
+            std::process::abort();
+        }
+        let (connection, handle, _) = opened.map_err(NetError::Socket)?;
         tokio::spawn(connection);
         Ok(handle)
     }
@@ -155,6 +154,19 @@ pub async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMess
         Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
         Err(source) => Err(NetError::Request {
             what: format!("looking up link {name}"),
+            source,
+        }),
+    }
+}
+
+/// The link with index `index`, if there is one.
+pub async fn link_by_index(handle: &Handle, index: u32) -> Result<Option<LinkMessage>, NetError> {
+    let mut links = handle.link().get().match_index(index).execute();
+    match links.try_next().await {
+        Ok(link) => Ok(link),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(source) => Err(NetError::Request {
+            what: format!("looking up link {index}"),
             source,
         }),
     }
@@ -218,6 +230,35 @@ pub async fn delete_link(handle: &Handle, name: &str) -> Result<bool, NetError> 
     }
 }
 
+/// Deletes link `index`; a missing link is fine (returns false).
+pub async fn delete_link_index(handle: &Handle, index: u32) -> Result<bool, NetError> {
+    match handle.link().del(index).execute().await {
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+        Err(source) => Err(NetError::Request {
+            what: format!("deleting link {index}"),
+            source,
+        }),
+    }
+}
+
+/// Sets link `index` down; a missing link is fine (returns false).
+pub async fn set_down(handle: &Handle, index: u32) -> Result<bool, NetError> {
+    match handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).down().build())
+        .execute()
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+        Err(source) => Err(NetError::Request {
+            what: format!("setting link {index} down"),
+            source,
+        }),
+    }
+}
+
 /// Sets link `index` up.
 pub async fn set_up(handle: &Handle, index: u32) -> Result<(), NetError> {
     handle
@@ -250,16 +291,17 @@ pub async fn addresses(handle: &Handle, index: u32) -> Result<Vec<(IpAddr, u8)>,
         .collect())
 }
 
-/// Adds `ip/prefix` to link `index`; already present is fine.
+/// Adds `ip/prefix` to link `index`; already present is fine. Returns
+/// whether it was added.
 pub async fn ensure_address(
     handle: &Handle,
     index: u32,
     ip: IpAddr,
     prefix: u8,
-) -> Result<(), NetError> {
+) -> Result<bool, NetError> {
     match handle.address().add(index, ip, prefix).execute().await {
-        Ok(()) => Ok(()),
-        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(false),
         Err(source) => Err(NetError::Request {
             what: format!("adding {ip}/{prefix} to link {index}"),
             source,

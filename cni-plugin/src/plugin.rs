@@ -10,6 +10,7 @@ use std::{
 };
 
 use ipnet::IpNet;
+use rtnetlink::Handle;
 use serde_json::Value;
 
 use crate::{
@@ -18,7 +19,7 @@ use crate::{
     ipam::{self, IpamStore, PodCidr},
     netconf::NetConf,
     netlink::{self, NetError},
-    overlay::VXLAN_OVERHEAD,
+    overlay::{DEFAULT_DEVICE, VXLAN_OVERHEAD},
     podnet::{self, HOST_VETH_PREFIX, PodWiring},
     result::{CniResult, Interface, IpConfig, Route, parse_prev_result},
     version::{CniVersion, version_output},
@@ -138,14 +139,57 @@ fn net_error(msg: &str, e: &NetError) -> CniError {
     plugin_error(WIRING_FAILED, msg, e.to_string())
 }
 
-/// The pod MTU: the config's, else the largest MTU of the node's own links
-/// (not strait's devices) less the VXLAN overhead.
-async fn pod_mtu(conf: &NetConf) -> Result<u32, CniError> {
+/// Where the MTU worked out from the node's links is remembered for the
+/// rest of this boot.
+fn mtu_cache(conf: &NetConf) -> PathBuf {
+    data_dir(conf).join(format!("{}.mtu", conf.name))
+}
+
+/// The pod MTU: the config's; else the overlay device's (`strait agent`
+/// sized it as the underlay's less the VXLAN overhead); else the largest
+/// MTU of the node's own links (not strait's devices) less that overhead.
+/// The last lists every link, one per pod, so its answer is kept with the
+/// boot ID in [`mtu_cache`] and reused until the node reboots.
+async fn pod_mtu(conf: &NetConf, handle: &Handle) -> Result<u32, CniError> {
     if let Some(mtu) = conf.mtu {
         return Ok(mtu);
     }
-    let handle = netlink::own_handle().map_err(|e| net_error("opening netlink", &e))?;
-    let links = netlink::links(&handle)
+    let overlay = netlink::link_by_name(handle, DEFAULT_DEVICE)
+        .await
+        .map_err(|e| net_error("looking for the overlay device", &e))?;
+    if let Some(mtu) = overlay.as_ref().and_then(netlink::link_mtu) {
+        return Ok(mtu);
+    }
+    let boot = std::fs::read_to_string(BOOT_ID).unwrap_or_default();
+    let boot = boot.trim();
+    let cache = mtu_cache(conf);
+    if let Ok(text) = std::fs::read_to_string(&cache)
+        && let Some((mtu, cached_boot)) = text.trim().split_once(' ')
+        && !boot.is_empty()
+        && cached_boot == boot
+        && let Ok(mtu) = mtu.parse()
+    {
+        return Ok(mtu);
+    }
+    let mtu = mtu_from_links(handle).await?;
+    let dir = data_dir(conf);
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        let tmp = dir.join(format!(".{}.mtu.tmp", conf.name));
+        std::fs::write(&tmp, format!("{mtu} {boot}"))?;
+        std::fs::rename(&tmp, &cache)
+    });
+    if let Err(e) = written {
+        // Only a cache: the next ADD lists the links again.
+        eprintln!("strait-cni: caching the MTU in {}: {e}", cache.display());
+    }
+    Ok(mtu)
+}
+
+/// Changes at every boot; ties cached facts about links to this boot.
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+
+async fn mtu_from_links(handle: &Handle) -> Result<u32, CniError> {
+    let links = netlink::links(handle)
         .await
         .map_err(|e| net_error("listing links", &e))?;
     let underlay = links
@@ -175,26 +219,30 @@ async fn add(conf: &NetConf, env: &AttachmentEnv<PathBuf>) -> Result<String, Cni
     let cidr = pod_cidr(conf).await?;
     let gateway = ipv4(cidr.gateway(), "the pod CIDR")?;
     let store = store(conf, cidr)?;
+    let host = netlink::own_handle().map_err(|e| net_error("opening netlink", &e))?;
     let host_ifname = podnet::host_veth_name(env.container_id.as_str(), env.ifname.as_str());
-    let existing = store.lookup(&env.container_id, &env.ifname)?;
-    let wired = podnet::host_end_exists(&host_ifname)
-        .await
-        .map_err(|e| net_error("looking for the host interface", &e))?;
-    if existing.is_some() && wired {
-        return Err(plugin_error(
-            ATTACHMENT_EXISTS,
-            "the attachment exists already",
-            format!(
-                "container {} interface {} is wired (host side {host_ifname}); DEL it first",
-                env.container_id, env.ifname
-            ),
-        ));
-    }
+    let claim = store.claim(&env.container_id, &env.ifname)?;
     // An address without wiring is what an ADD that died half-way leaves:
-    // it is reused, so the retry completes the attachment.
-    let ip = store.reserve(&env.container_id, &env.ifname)?;
+    // it is reused, so the retry completes the attachment. With wiring, the
+    // attachment exists.
+    if claim.existed {
+        let wired = podnet::host_end_exists(&host, &host_ifname)
+            .await
+            .map_err(|e| net_error("looking for the host interface", &e))?;
+        if wired {
+            return Err(plugin_error(
+                ATTACHMENT_EXISTS,
+                "the attachment exists already",
+                format!(
+                    "container {} interface {} is wired (host side {host_ifname}); DEL it first",
+                    env.container_id, env.ifname
+                ),
+            ));
+        }
+    }
+    let ip = claim.ip;
     let release = || {
-        if existing.is_none() {
+        if !claim.existed {
             let _ = store.release(&env.container_id, &env.ifname);
         }
     };
@@ -205,7 +253,7 @@ async fn add(conf: &NetConf, env: &AttachmentEnv<PathBuf>) -> Result<String, Cni
             return Err(e);
         }
     };
-    let mtu = match pod_mtu(conf).await {
+    let mtu = match pod_mtu(conf, &host).await {
         Ok(mtu) => mtu,
         Err(e) => {
             release();
@@ -220,7 +268,7 @@ async fn add(conf: &NetConf, env: &AttachmentEnv<PathBuf>) -> Result<String, Cni
         gateway,
         mtu,
     };
-    let attached = match podnet::attach(&wiring).await {
+    let attached = match podnet::attach(&host, &wiring).await {
         Ok(attached) => attached,
         Err(e) => {
             release();
@@ -271,7 +319,8 @@ async fn del(conf: &NetConf, env: &AttachmentEnv<Option<PathBuf>>) -> Result<(),
     let host_ifname = podnet::host_veth_name(env.container_id.as_str(), env.ifname.as_str());
     // Without the netns the pod end is gone with it; the host end may
     // linger only if the netns outlives its processes. Either way: gone.
-    podnet::detach(&host_ifname)
+    let host = netlink::own_handle().map_err(|e| net_error("opening netlink", &e))?;
+    podnet::detach(&host, &host_ifname)
         .await
         .map_err(|e| net_error("removing the pod's veth", &e))?;
     // DEL must succeed even when the CIDR can no longer be learned (the

@@ -9,6 +9,15 @@
 //! a local address on any interface, so every host-side veth answers for
 //! it and pods need no bridge. Each pod keeps its own host-side veth for
 //! eBPF programs to attach to.
+//!
+//! Removing a veth makes the kernel wait for an RCU barrier, 15-20 ms here,
+//! longer than the rest of a DEL together. So [`detach`] cuts the pod off
+//! synchronously (the host end goes down, which drops the node's route to
+//! the pod) and leaves the deletion to a forked child ([`crate::reaper`]),
+//! which deletes that very link by its index and exits. Until it has, an
+//! ADD of the same attachment finds the old host end and replaces it; GC
+//! removes it like any unlisted host end; and when the runtime deletes
+//! the pod's netns, the pair goes with it.
 
 use std::{net::Ipv4Addr, path::Path};
 
@@ -21,6 +30,9 @@ use crate::netlink::{self, NetError, Netns, Route4};
 
 /// The node-side device holding the podCIDR gateway address.
 pub const GATEWAY_DEVICE: &str = "lo";
+
+/// The loopback device's index, the same in every network namespace.
+const LOOPBACK_INDEX: u32 = 1;
 
 /// Prefix of host-side veth names (`strv` + 11 hex digits, 15 bytes).
 pub const HOST_VETH_PREFIX: &str = "strv";
@@ -68,25 +80,46 @@ pub struct Wired {
 }
 
 /// Makes sure `gateway` is a local address of the node (on `lo`) and
-/// that the node forwards.
+/// that the node forwards. After the first pod only the address request
+/// (answered "exists") and a read of `ip_forward` remain.
 async fn ensure_gateway(host: &Handle, gateway: Ipv4Addr) -> Result<(), NetError> {
-    let device = netlink::link_by_name(host, GATEWAY_DEVICE)
-        .await?
-        .ok_or_else(|| NetError::Missing(format!("the node has no {GATEWAY_DEVICE}")))?;
-    netlink::ensure_address(host, device.header.index, gateway.into(), 32).await?;
-    netlink::set_up(host, device.header.index).await?;
+    if netlink::ensure_address(host, LOOPBACK_INDEX, gateway.into(), 32).await? {
+        netlink::set_up(host, LOOPBACK_INDEX).await?;
+    }
     netlink::sysctl("net/ipv4/ip_forward", "1")
 }
 
-/// Creates the pod's wiring. On failure nothing of it is left behind.
-pub async fn attach(wiring: &PodWiring<'_>) -> Result<Wired, NetError> {
-    let host = netlink::own_handle()?;
-    ensure_gateway(&host, wiring.gateway).await?;
+/// Creates the pod's wiring; `host` is a handle in the node's namespace.
+/// On failure nothing of it is left behind.
+pub async fn attach(host: &Handle, wiring: &PodWiring<'_>) -> Result<Wired, NetError> {
+    ensure_gateway(host, wiring.gateway).await?;
     let netns = Netns::open(wiring.netns)?;
     let pod = netns.handle()?;
+    if let Err(e) = create_pair(host, &netns, wiring).await {
+        // A host end of this name belongs to an earlier attachment of the
+        // same container and interface: its DEL's deferred removal has not
+        // run yet, or an ADD died after making it. Replace it, once. The
+        // DEL's child may delete it first, between the failed create and
+        // this delete: either way the name is free for the retry.
+        if e.errno() != Some(libc::EEXIST) {
+            return Err(e);
+        }
+        netlink::delete_link(host, wiring.host_ifname).await?;
+        create_pair(host, &netns, wiring).await?;
+    }
+    match configure(host, &pod, wiring).await {
+        Ok(wired) => Ok(wired),
+        Err(e) => {
+            // Deleting one end deletes both, and the routes through them.
+            let _ = netlink::delete_link(host, wiring.host_ifname).await;
+            Err(e)
+        }
+    }
+}
 
-    // One request makes both ends; the pod end never exists in the node's
-    // namespace, so its name cannot collide there.
+/// One request makes both ends; the pod end never exists in the node's
+/// namespace, so its name cannot collide there.
+async fn create_pair(host: &Handle, netns: &Netns, wiring: &PodWiring<'_>) -> Result<(), NetError> {
     let peer = LinkMessageBuilder::<LinkUnspec>::new()
         .name(wiring.ifname.to_owned())
         .mtu(wiring.mtu)
@@ -110,78 +143,87 @@ pub async fn attach(wiring: &PodWiring<'_>) -> Result<Wired, NetError> {
                 wiring.netns.display()
             ),
             source,
-        })?;
-    match configure(&host, &pod, wiring).await {
-        Ok(wired) => Ok(wired),
-        Err(e) => {
-            // Deleting one end deletes both, and the routes through them.
-            let _ = netlink::delete_link(&host, wiring.host_ifname).await;
-            Err(e)
-        }
-    }
+        })
 }
 
 async fn configure(host: &Handle, pod: &Handle, wiring: &PodWiring<'_>) -> Result<Wired, NetError> {
     let missing = |what: &str| NetError::Missing(format!("{what} vanished while wiring"));
-    let pod_link = netlink::link_by_name(pod, wiring.ifname)
-        .await?
-        .ok_or_else(|| missing(wiring.ifname))?;
-    let index = pod_link.header.index;
-    netlink::ensure_address(pod, index, wiring.address.into(), 32).await?;
-    netlink::set_up(pod, index).await?;
-    netlink::replace_route(
-        pod,
-        &Route4 {
+    // The two namespaces' requests do not depend on each other: they go
+    // out together, and so do the pod's four, which the kernel handles in
+    // the order sent (the link up before routes through it, the link route
+    // to the gateway before the default route via it). The pod end cannot
+    // be created up: its peer is not attached yet when its flags apply.
+    let pod_side = async {
+        let pod_link = netlink::link_by_name(pod, wiring.ifname)
+            .await?
+            .ok_or_else(|| missing(wiring.ifname))?;
+        let index = pod_link.header.index;
+        let to_gateway = Route4 {
             dst: wiring.gateway,
             prefix: 32,
             gateway: None,
             oif: index,
             onlink: false,
-        },
-    )
-    .await?;
-    netlink::replace_route(
-        pod,
-        &Route4 {
+        };
+        let default = Route4 {
             dst: Ipv4Addr::UNSPECIFIED,
             prefix: 0,
             gateway: Some(wiring.gateway),
             oif: index,
             onlink: false,
-        },
-    )
-    .await?;
-    let host_link = netlink::link_by_name(host, wiring.host_ifname)
-        .await?
-        .ok_or_else(|| missing(wiring.host_ifname))?;
-    netlink::replace_route(
-        host,
-        &Route4 {
+        };
+        futures::try_join!(
+            netlink::set_up(pod, index),
+            netlink::ensure_address(pod, index, wiring.address.into(), 32),
+            netlink::replace_route(pod, &to_gateway),
+            netlink::replace_route(pod, &default),
+        )?;
+        Ok::<_, NetError>(pod_link)
+    };
+    let host_side = async {
+        let host_link = netlink::link_by_name(host, wiring.host_ifname)
+            .await?
+            .ok_or_else(|| missing(wiring.host_ifname))?;
+        let to_pod = Route4 {
             dst: wiring.address,
             prefix: 32,
             gateway: None,
             oif: host_link.header.index,
             onlink: false,
-        },
-    )
-    .await?;
+        };
+        netlink::replace_route(host, &to_pod).await?;
+        Ok(host_link)
+    };
+    let (pod_link, host_link) = futures::try_join!(pod_side, host_side)?;
     Ok(Wired {
         host_mac: netlink::link_mac(&host_link).ok_or_else(|| missing("host MAC"))?,
         pod_mac: netlink::link_mac(&pod_link).ok_or_else(|| missing("pod MAC"))?,
     })
 }
 
-/// Removes the pod's wiring (the host end takes the pod end and the
-/// routes with it). Nothing there is fine: returns false.
-pub async fn detach(host_ifname: &str) -> Result<bool, NetError> {
-    let host = netlink::own_handle()?;
-    netlink::delete_link(&host, host_ifname).await
+/// Removes the pod's wiring: the host end goes down now, which drops the
+/// node's route to the pod, and a forked child deletes it, taking the pod
+/// end with it (see the module doc); where no child can be forked, it is
+/// deleted here. Call with no file lock held: the child inherits every
+/// descriptor. Nothing there is fine: returns false.
+pub async fn detach(host: &Handle, host_ifname: &str) -> Result<bool, NetError> {
+    let Some(link) = netlink::link_by_name(host, host_ifname).await? else {
+        return Ok(false);
+    };
+    let index = link.header.index;
+    if !netlink::set_down(host, index).await? {
+        return Ok(false);
+    }
+    if let Err(e) = crate::reaper::delete_detached(index) {
+        eprintln!("strait-cni: deleting {host_ifname} in place: {e}");
+        netlink::delete_link_index(host, index).await?;
+    }
+    Ok(true)
 }
 
 /// Whether the host-side veth exists.
-pub async fn host_end_exists(host_ifname: &str) -> Result<bool, NetError> {
-    let host = netlink::own_handle()?;
-    Ok(netlink::link_by_name(&host, host_ifname).await?.is_some())
+pub async fn host_end_exists(host: &Handle, host_ifname: &str) -> Result<bool, NetError> {
+    Ok(netlink::link_by_name(host, host_ifname).await?.is_some())
 }
 
 /// Reports the first part of the wiring that is missing or wrong.

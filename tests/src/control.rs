@@ -7,6 +7,8 @@ use std::{
     time::Duration,
 };
 
+use serde_json::json;
+
 use crate::{cluster::Node, error::HarnessError, process::Process, wait::wait_until};
 
 /// Where the machine's kubectl binaries live (`kubectl.1.27` to `kubectl.1.33`).
@@ -95,4 +97,48 @@ pub fn start_on_port(
         },
     )?;
     Ok(process)
+}
+
+/// Creates the Node object of `node` through `strait control` on
+/// `control_node` (kubectl with `kubeconfig`, run in that node's netns):
+/// its name, the pod CIDR the harness gave it (the API server honours a
+/// requested podCIDR), then its InternalIP and Hostname in the status.
+pub fn register_node(
+    kubectl: &Path,
+    kubeconfig: &Path,
+    control_node: &Node,
+    node: &Node,
+) -> Result<(), HarnessError> {
+    let cidr = node.pod_cidr().to_string();
+    let manifest = json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": node.name()},
+        "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+    });
+    let file = control_node
+        .state_dir()
+        .join(format!("{}.json", node.name()));
+    std::fs::write(&file, manifest.to_string())
+        .map_err(|e| HarnessError::io("writing", &file, e))?;
+    let status = json!({"status": {"addresses": [
+        {"type": "InternalIP", "address": node.ip().to_string()},
+        {"type": "Hostname", "address": node.name()},
+    ]}});
+    let kubectl_run = |args: &[&std::ffi::OsStr]| -> Result<(), HarnessError> {
+        let mut cmd = control_node.netns().command(kubectl, None)?;
+        cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
+        crate::process::output(&mut cmd).map(drop)
+    };
+    kubectl_run(&["create".as_ref(), "-f".as_ref(), file.as_os_str()])?;
+    let status = status.to_string();
+    kubectl_run(&[
+        "patch".as_ref(),
+        "node".as_ref(),
+        node.name().as_ref(),
+        "--subresource=status".as_ref(),
+        "--type=merge".as_ref(),
+        "-p".as_ref(),
+        status.as_ref(),
+    ])
 }

@@ -26,6 +26,9 @@ pub struct OverlayConfig {
     pub underlay_mtu: u32,
 }
 
+/// The overlay device's name unless configured otherwise.
+pub const DEFAULT_DEVICE: &str = "strait-vxlan";
+
 /// Bytes VXLAN over IPv4 adds to every packet (outer IP 20, UDP 8, VXLAN
 /// 8, inner Ethernet 14).
 pub const VXLAN_OVERHEAD: u32 = 50;
@@ -33,7 +36,7 @@ pub const VXLAN_OVERHEAD: u32 = 50;
 impl Default for OverlayConfig {
     fn default() -> Self {
         OverlayConfig {
-            device: "strait-vxlan".into(),
+            device: DEFAULT_DEVICE.into(),
             vni: 1,
             port: 8472,
             underlay_mtu: 1500,
