@@ -1,11 +1,13 @@
 //! Userspace side of strait's eBPF data path: loads the programs that
 //! `proxy-ebpf` compiles, attaches them, and reads and writes their maps.
 //!
-//! Service load balancing (watching the API and programming maps) comes with
-//! its own issue; for now this holds the object loader, the packet counter
-//! that proves the toolchain end to end, and the overlay loop the per-node
-//! agent runs.
+//! Today it holds the object loader, the packet counter that proves the
+//! toolchain end to end, the overlay loop the per-node agent runs, and `lb`,
+//! the pure core of service load balancing (Services, EndpointSlices and the
+//! node in, desired map contents and a safe write plan out); the programs
+//! and the map writer that use it come next (issue 5).
 
+pub mod lb;
 pub mod object;
 pub mod overlay;
 pub mod packet_counter;

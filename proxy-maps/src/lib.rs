@@ -6,6 +6,8 @@
 //! depend on `std`: this crate is compiled for `bpfel-unknown-none` too.
 #![no_std]
 
+pub mod lb;
+
 /// Names of the maps the programs declare, so both sides agree on them.
 pub mod names {
     /// Per-CPU packet and byte counters of the TC ingress counter program.
