@@ -594,14 +594,18 @@ fn endpoint_slices_follow_pod_readiness() {
         "{:?}",
         started.elapsed()
     );
-    let endpoints = k.ok(&[
-        "get",
-        "endpoints",
-        "web",
-        "-o",
-        "jsonpath={.subsets[0].addresses[0].ip}",
-    ]);
-    assert_eq!(endpoints, "10.244.1.5");
+    // The legacy Endpoints object is written right after the slice.
+    wait_until("the pod in the Endpoints", Duration::from_secs(2), || {
+        let ip = k.ok(&[
+            "get",
+            "endpoints",
+            "web",
+            "-o",
+            "jsonpath={.subsets[0].addresses[0].ip}",
+        ]);
+        (ip == "10.244.1.5").then_some(())
+    })
+    .expect("Endpoints updated");
 
     // Not ready any more: the endpoint stays, marked not ready.
     k.ok(&[
