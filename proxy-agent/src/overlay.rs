@@ -2,7 +2,8 @@
 //! turns them into the desired overlay with the pure
 //! [`strait_cni::overlay::desired`], and keeps the kernel at exactly that
 //! set (on every change, and every resync period to repair drift). Also
-//! keeps the masquerade rule for pod traffic leaving the cluster.
+//! keeps the node's nftables table: the masquerade rule for pod traffic
+//! leaving the cluster, and conntrack off for the overlay's own packets.
 
 use std::{net::Ipv4Addr, time::Duration};
 
@@ -25,9 +26,9 @@ pub enum OverlayError {
     /// Netlink failed in a way a retry will not fix.
     #[error(transparent)]
     Net(#[from] NetError),
-    /// The masquerade rules could not be installed.
-    #[error("installing the masquerade rules with nft: {0}")]
-    Masquerade(String),
+    /// The node's nftables table could not be installed.
+    #[error("installing the node's nftables table (ip strait) with nft: {0}")]
+    Nftables(String),
 }
 
 /// What the overlay loop needs to know.
@@ -60,23 +61,41 @@ pub fn node_info(node: &Node) -> Option<NodeInfo> {
     Some(NodeInfo { name, ip, pod_cidr })
 }
 
-/// The masquerade ruleset: pod traffic to anything outside the cluster CIDR
-/// leaves with the node's address; pod-to-pod traffic keeps its source.
-/// Built only from a parsed CIDR, never from user text.
-pub fn masquerade_ruleset(cluster_cidr: Ipv4Net) -> String {
+/// The node's nftables table `ip strait`: pod traffic to anything outside
+/// the cluster CIDR leaves with the node's address (pod-to-pod traffic
+/// keeps its source), and the overlay's own UDP packets skip conntrack
+/// (the masquerade rule loads it for every packet of the node; tracking
+/// the tunnel's packets, whose inner flows are what matter, costs per
+/// packet and buys nothing). Built only from parsed values, never from
+/// user text.
+pub fn node_ruleset(cluster_cidr: Option<Ipv4Net>, vxlan_port: u16) -> String {
+    let masquerade = match cluster_cidr {
+        Some(cidr) => format!(
+            "\tchain postrouting {{\n\
+             \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+             \t\tip saddr {cidr} ip daddr != {cidr} masquerade\n\
+             \t}}\n"
+        ),
+        None => String::new(),
+    };
     format!(
         "table ip strait {{}}\n\
          delete table ip strait\n\
          table ip strait {{\n\
-         \tchain postrouting {{\n\
-         \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {cluster_cidr} ip daddr != {cluster_cidr} masquerade\n\
+         \tchain overlay_prerouting {{\n\
+         \t\ttype filter hook prerouting priority raw; policy accept;\n\
+         \t\tudp dport {vxlan_port} notrack\n\
          \t}}\n\
+         \tchain overlay_output {{\n\
+         \t\ttype filter hook output priority raw; policy accept;\n\
+         \t\tudp dport {vxlan_port} notrack\n\
+         \t}}\n\
+         {masquerade}\
          }}\n"
     )
 }
 
-fn install_masquerade(cluster_cidr: Ipv4Net) -> Result<(), OverlayError> {
+fn install_ruleset(ruleset: &str) -> Result<(), OverlayError> {
     use std::io::Write as _;
     let mut child = std::process::Command::new("nft")
         .args(["-f", "-"])
@@ -84,19 +103,19 @@ fn install_masquerade(cluster_cidr: Ipv4Net) -> Result<(), OverlayError> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| OverlayError::Masquerade(e.to_string()))?;
+        .map_err(|e| OverlayError::Nftables(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
-            .write_all(masquerade_ruleset(cluster_cidr).as_bytes())
-            .map_err(|e| OverlayError::Masquerade(e.to_string()))?;
+            .write_all(ruleset.as_bytes())
+            .map_err(|e| OverlayError::Nftables(e.to_string()))?;
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| OverlayError::Masquerade(e.to_string()))?;
+        .map_err(|e| OverlayError::Nftables(e.to_string()))?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(OverlayError::Masquerade(
+        Err(OverlayError::Nftables(
             String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         ))
     }
@@ -108,9 +127,7 @@ pub async fn run(
     settings: OverlaySettings,
     shutdown: CancellationToken,
 ) -> Result<(), OverlayError> {
-    if let Some(cidr) = settings.cluster_cidr {
-        install_masquerade(cidr)?;
-    }
+    install_ruleset(&node_ruleset(settings.cluster_cidr, settings.config.port))?;
     let handle = netlink::own_handle()?;
     let (reader, writer) = reflector::store::<Node>();
     let nodes: Api<Node> = Api::all(client);
@@ -191,9 +208,14 @@ mod tests {
     }
 
     #[test]
-    fn the_masquerade_ruleset_replaces_its_table_atomically() {
-        let rules = masquerade_ruleset("10.244.0.0/16".parse().expect("cidr"));
+    fn the_node_ruleset_replaces_its_table_atomically() {
+        let rules = node_ruleset(Some("10.244.0.0/16".parse().expect("cidr")), 8472);
         assert!(rules.starts_with("table ip strait {}\ndelete table ip strait\n"));
         assert!(rules.contains("ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade"));
+        assert_eq!(rules.matches("udp dport 8472 notrack").count(), 2);
+        // Without masquerading only the notrack chains remain.
+        let rules = node_ruleset(None, 4789);
+        assert!(!rules.contains("masquerade"));
+        assert_eq!(rules.matches("udp dport 4789 notrack").count(), 2);
     }
 }
