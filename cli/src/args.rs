@@ -100,6 +100,11 @@ pub struct AgentArgs {
     /// Underlay MTU (defaults to the MTU of the link holding the node IP).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1280..=65535))]
     pub underlay_mtu: Option<u32>,
+    /// Forward pod traffic through the node's IP stack only, without the
+    /// eBPF host routing that redirects it between pod veths and the
+    /// overlay device.
+    #[arg(long)]
+    pub no_host_routing: bool,
 }
 
 /// How pod A records (`a-b-c-d.<ns>.pod.<zone>`) are answered.

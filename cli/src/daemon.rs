@@ -77,8 +77,8 @@ fn host_name() -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("the host name is not UTF-8; pass --node-name"))
 }
 
-/// `strait agent`: today the overlay loop (service load balancing lands
-/// with issue 5).
+/// `strait agent`: the overlay loop and eBPF host routing (service load
+/// balancing lands with issue 5).
 pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
     init_logging();
     let node_name = match args.node_name {
@@ -118,8 +118,37 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
             },
             resync: std::time::Duration::from_secs(30),
         };
-        strait_proxy_agent::overlay::run(client, settings, shutdown)
+        let overlay_device = settings.config.device.clone();
+        let overlay = strait_proxy_agent::overlay::run(client, settings, shutdown.clone());
+        let host_routing = async {
+            if args.no_host_routing {
+                return Ok(());
+            }
+            strait_proxy_agent::host_routing::run(
+                overlay_device,
+                std::time::Duration::from_secs(30),
+                shutdown.clone(),
+            )
             .await
-            .context("the overlay loop")
+        };
+        // Either loop failing stops the agent; the other is told to stop.
+        let (overlay, host_routing) = tokio::join!(
+            async {
+                let result = overlay.await;
+                if result.is_err() {
+                    shutdown.cancel();
+                }
+                result
+            },
+            async {
+                let result = host_routing.await;
+                if result.is_err() {
+                    shutdown.cancel();
+                }
+                result
+            }
+        );
+        overlay.context("the overlay loop")?;
+        host_routing.context("eBPF host routing")
     })
 }

@@ -426,14 +426,21 @@ pub fn sysctl(key: &str, value: &str) -> Result<(), NetError> {
 /// The MTU of the link holding address `ip` in the caller's namespace.
 pub async fn mtu_of_address(ip: IpAddr) -> Result<Option<u32>, NetError> {
     let handle = own_handle()?;
-    for link in links(&handle).await? {
+    Ok(link_of_address(&handle, ip)
+        .await?
+        .and_then(|link| link_mtu(&link)))
+}
+
+/// The link holding address `ip`, if any.
+pub async fn link_of_address(handle: &Handle, ip: IpAddr) -> Result<Option<LinkMessage>, NetError> {
+    for link in links(handle).await? {
         let index = link.header.index;
-        if addresses(&handle, index)
+        if addresses(handle, index)
             .await?
             .iter()
             .any(|(a, _)| *a == ip)
         {
-            return Ok(link_mtu(&link));
+            return Ok(Some(link));
         }
     }
     Ok(None)

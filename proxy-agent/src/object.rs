@@ -49,6 +49,29 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// A mapper from aya's program error for program `name`.
+    pub fn program(name: &'static str) -> impl Fn(aya::programs::ProgramError) -> LoadError + Copy {
+        move |source| LoadError::Program { name, source }
+    }
+
+    /// A mapper from aya's map error for map `name`.
+    pub fn map(name: &'static str) -> impl Fn(aya::maps::MapError) -> LoadError + Copy {
+        move |source| LoadError::Map { name, source }
+    }
+}
+
+/// The TC program `name` of a loaded object.
+pub fn classifier_mut<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut aya::programs::SchedClassifier, LoadError> {
+    ebpf.program_mut(name)
+        .ok_or(LoadError::MissingProgram(name))?
+        .try_into()
+        .map_err(LoadError::program(name))
+}
+
 /// Loads the object into the kernel (maps created, programs not yet loaded).
 pub fn load() -> Result<Ebpf, LoadError> {
     Ok(EbpfLoader::new().load(OBJECT)?)

@@ -21,7 +21,9 @@ impl PacketCounter {
     /// Loads and verifies the counter without attaching it anywhere.
     pub fn load() -> Result<Self, LoadError> {
         let mut ebpf = object::load()?;
-        program_mut(&mut ebpf)?.load().map_err(program_error)?;
+        program_mut(&mut ebpf)?
+            .load()
+            .map_err(LoadError::program(COUNT_INGRESS))?;
         Ok(PacketCounter { ebpf })
     }
 
@@ -30,7 +32,7 @@ impl PacketCounter {
     pub fn attach(&mut self, interface: &str) -> Result<(), LoadError> {
         program_mut(&mut self.ebpf)?
             .attach(interface, TcAttachType::Ingress)
-            .map_err(program_error)?;
+            .map_err(LoadError::program(COUNT_INGRESS))?;
         Ok(())
     }
 
@@ -53,8 +55,9 @@ impl PacketCounter {
             .ebpf
             .map(PACKET_COUNTS)
             .ok_or(LoadError::MissingMap(PACKET_COUNTS))?;
-        let counts = PerCpuArray::<_, PacketCount>::try_from(map).map_err(map_error)?;
-        let per_cpu = counts.get(&0, 0).map_err(map_error)?;
+        let counts =
+            PerCpuArray::<_, PacketCount>::try_from(map).map_err(LoadError::map(PACKET_COUNTS))?;
+        let per_cpu = counts.get(&0, 0).map_err(LoadError::map(PACKET_COUNTS))?;
         Ok(per_cpu
             .iter()
             .fold(PacketCount::default(), |sum, cpu| sum.merge(*cpu)))
@@ -68,35 +71,18 @@ impl PacketCounter {
             .program(COUNT_INGRESS)
             .ok_or(LoadError::MissingProgram(COUNT_INGRESS))?
             .try_into()
-            .map_err(program_error)?;
+            .map_err(LoadError::program(COUNT_INGRESS))?;
         let result = program
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 ..TestRunOptions::default()
             })
-            .map_err(program_error)?;
+            .map_err(LoadError::program(COUNT_INGRESS))?;
         // The kernel returns the program's i32 verdict in a u32 field.
         Ok(result.return_value as i32)
     }
 }
 
 fn program_mut(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
-    ebpf.program_mut(COUNT_INGRESS)
-        .ok_or(LoadError::MissingProgram(COUNT_INGRESS))?
-        .try_into()
-        .map_err(program_error)
-}
-
-fn program_error(source: aya::programs::ProgramError) -> LoadError {
-    LoadError::Program {
-        name: COUNT_INGRESS,
-        source,
-    }
-}
-
-fn map_error(source: aya::maps::MapError) -> LoadError {
-    LoadError::Map {
-        name: PACKET_COUNTS,
-        source,
-    }
+    object::classifier_mut(ebpf, COUNT_INGRESS)
 }

@@ -15,6 +15,8 @@ use aya_ebpf::{
 };
 use strait_proxy_maps::PacketCount;
 
+mod route;
+
 /// One slot per CPU: the per-CPU array needs no atomics on the hot path.
 #[map(name = "PACKET_COUNTS")]
 static PACKET_COUNTS: PerCpuArray<PacketCount> = PerCpuArray::with_max_entries(1, 0);

@@ -7,17 +7,34 @@
 #![no_std]
 
 pub mod lb;
+pub mod route;
 
 /// Names of the maps the programs declare, so both sides agree on them.
 pub mod names {
     /// Per-CPU packet and byte counters of the TC ingress counter program.
     pub const PACKET_COUNTS: &str = "PACKET_COUNTS";
+    /// The devices host routing may send packets to: ifindex to
+    /// a [`crate::route::target`] kind.
+    pub const ROUTE_TARGETS: &str = "ROUTE_TARGETS";
+    /// The node's VXLAN tunnel: one [`crate::route::OverlayTunnel`].
+    pub const OVERLAY: &str = "OVERLAY";
+    /// Per-CPU counters of host routing, by [`crate::route::event`] index.
+    pub const ROUTE_EVENTS: &str = "ROUTE_EVENTS";
+    /// Peer VTEP MAC ([`crate::route::PeerKey`]) to the peer's node IP
+    /// (network byte order).
+    pub const OVERLAY_PEERS: &str = "OVERLAY_PEERS";
 }
 
 /// Names of the programs in the object `proxy-ebpf` builds.
 pub mod programs {
     /// TC ingress program that counts packets and bytes, then passes them on.
     pub const COUNT_INGRESS: &str = "count_ingress";
+    /// TC ingress program on pod veths and the overlay device that forwards
+    /// pod traffic by a FIB lookup and a redirect, past the node's stack.
+    pub const ROUTE_INGRESS: &str = "route_ingress";
+    /// TC ingress program on the node's uplink that decapsulates VXLAN
+    /// packets for local pods and delivers them straight into the pod.
+    pub const UPLINK_INGRESS: &str = "uplink_ingress";
 }
 
 /// Packets and bytes seen by one CPU. Userspace sums the per-CPU values.

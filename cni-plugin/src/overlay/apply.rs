@@ -21,7 +21,8 @@ use super::{
 };
 use crate::netlink::{self, NetError, Route4};
 
-fn vxlan_settings(link: &LinkMessage) -> (Option<u32>, Option<u16>, Option<Ipv4Addr>) {
+/// A VXLAN device's VNI, UDP port and local address, as far as it has them.
+pub fn vxlan_settings(link: &LinkMessage) -> (Option<u32>, Option<u16>, Option<Ipv4Addr>) {
     let mut out = (None, None, None);
     for attribute in &link.attributes {
         let LinkAttribute::LinkInfo(infos) = attribute else {
