@@ -59,19 +59,23 @@ pub const MAGLEV_TABLE_SIZE: usize = 16381;
 /// so a lookup is one map access plus an index.
 pub const MAGLEV_INNER_INDEX: u32 = 0;
 
-/// Capacity of [`names::LB4_SERVICES`]: frontends x (1 + backend slots).
-pub const SERVICES_MAX_ENTRIES: u32 = 1 << 18;
+/// Capacity of [`names::LB4_SERVICES`]: frontends x (1 + backend slots);
+/// 10,000 Services x 10 endpoints with a ClusterIP and two NodePort
+/// frontends each is 330,000. The hash maps are created without
+/// preallocation (`BPF_F_NO_PREALLOC`), so capacity costs nothing until used.
+pub const SERVICES_MAX_ENTRIES: u32 = 1 << 20;
 
 /// Capacity of [`names::LB4_BACKENDS`]; backend ids run `1..=` this.
 pub const BACKENDS_MAX_ENTRIES: u32 = 1 << 18;
 
-/// Capacity of [`names::LB4_REV_NAT`]; indexes run `1..=` this.
-pub const REV_NAT_MAX_ENTRIES: u32 = u16::MAX as u32;
+/// Capacity of [`names::LB4_REV_NAT`]; indexes run `1..=` this: one per
+/// frontend, so 100,000 Services with a NodePort each fit.
+pub const REV_NAT_MAX_ENTRIES: u32 = 1 << 18;
 
 /// Capacity of [`names::LB4_MAGLEV`] (outer map). Each inner map holds
 /// `4 * MAGLEV_TABLE_SIZE` bytes (64 KiB), so its fill level, not this
 /// limit, is what costs memory.
-pub const MAGLEV_MAX_ENTRIES: u32 = u16::MAX as u32;
+pub const MAGLEV_MAX_ENTRIES: u32 = 1 << 16;
 
 /// The slot of a service's own entry (its "slot 0"); backend slots start at 1.
 pub const SERVICE_SLOT: u16 = 0;
@@ -80,7 +84,7 @@ pub const SERVICE_SLOT: u16 = 0;
 pub const NO_BACKEND: u32 = 0;
 
 /// A reverse-NAT index that refers to no entry (indexes start at 1).
-pub const NO_REV_NAT: u16 = 0;
+pub const NO_REV_NAT: u32 = 0;
 
 /// IP protocol numbers used in keys and values.
 pub mod proto {
@@ -232,9 +236,11 @@ pub struct ServiceValue {
     /// Slot 0: slots `count+1..=count+terminating` only keep existing ones.
     pub terminating: u16,
     /// The frontend's index in [`names::LB4_REV_NAT`] (on every slot).
-    pub rev_nat: u16,
+    pub rev_nat: u32,
     /// Slot 0: [`service_flags`] bits.
     pub flags: u16,
+    /// Always zero.
+    pub pad: u16,
     /// Slot 0 with [`service_flags::AFFINITY`]: affinity timeout in seconds.
     pub affinity_timeout: u32,
 }
@@ -295,7 +301,7 @@ impl BackendValue {
 pub struct RevNatKey {
     /// Index `1..=REV_NAT_MAX_ENTRIES`, one per frontend (address, port,
     /// protocol), stable while the frontend exists.
-    pub index: u16,
+    pub index: u32,
 }
 
 /// Value of [`names::LB4_REV_NAT`]: the frontend a reply must appear to
@@ -328,20 +334,20 @@ impl RevNatValue {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MaglevKey {
     /// The service entry's `rev_nat` index.
-    pub rev_nat: u16,
+    pub rev_nat: u32,
     /// The service entry's scope.
     pub scope: u8,
     /// Always zero.
-    pub pad: u8,
+    pub pad: [u8; 3],
 }
 
 impl MaglevKey {
     /// The table key of a frontend's entry in a scope.
-    pub const fn new(rev_nat: u16, scope: u8) -> MaglevKey {
+    pub const fn new(rev_nat: u32, scope: u8) -> MaglevKey {
         MaglevKey {
             rev_nat,
             scope,
-            pad: 0,
+            pad: [0; 3],
         }
     }
 }
@@ -381,7 +387,7 @@ impl core::fmt::Debug for MaglevTable {
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for ServiceKey {}
 
-// SAFETY: ServiceValue is #[repr(C)] and Copy; u32, u16 x 4, u32 leave no
+// SAFETY: ServiceValue is #[repr(C)] and Copy; u32, u16 x 2, u32, u16 x 2, u32 leave no
 // padding and any bit pattern is a valid value.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for ServiceValue {}
@@ -395,7 +401,7 @@ unsafe impl aya::Pod for BackendKey {}
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for BackendValue {}
 
-// SAFETY: RevNatKey is #[repr(C)], Copy, a single u16.
+// SAFETY: RevNatKey is #[repr(C)], Copy, a single u32.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for RevNatKey {}
 
@@ -404,7 +410,7 @@ unsafe impl aya::Pod for RevNatKey {}
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for RevNatValue {}
 
-// SAFETY: MaglevKey is #[repr(C)] and Copy; u16, u8, u8 leave no padding and
+// SAFETY: MaglevKey is #[repr(C)] and Copy; u32, u8, [u8; 3] leave no padding and
 // any bit pattern is a valid value.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for MaglevKey {}
@@ -436,14 +442,15 @@ mod tests {
 
     #[test]
     fn service_value_layout() {
-        assert_eq!(size_of::<ServiceValue>(), 16);
+        assert_eq!(size_of::<ServiceValue>(), 20);
         assert_eq!(align_of::<ServiceValue>(), 4);
         assert_eq!(offset_of!(ServiceValue, backend_id), 0);
         assert_eq!(offset_of!(ServiceValue, count), 4);
         assert_eq!(offset_of!(ServiceValue, terminating), 6);
         assert_eq!(offset_of!(ServiceValue, rev_nat), 8);
-        assert_eq!(offset_of!(ServiceValue, flags), 10);
-        assert_eq!(offset_of!(ServiceValue, affinity_timeout), 12);
+        assert_eq!(offset_of!(ServiceValue, flags), 12);
+        assert_eq!(offset_of!(ServiceValue, pad), 14);
+        assert_eq!(offset_of!(ServiceValue, affinity_timeout), 16);
     }
 
     #[test]
@@ -461,12 +468,12 @@ mod tests {
 
     #[test]
     fn rev_nat_and_maglev_layout() {
-        assert_eq!(size_of::<RevNatKey>(), 2);
+        assert_eq!(size_of::<RevNatKey>(), 4);
         assert_eq!(size_of::<RevNatValue>(), 8);
         assert_eq!(offset_of!(RevNatValue, port), 4);
         assert_eq!(offset_of!(RevNatValue, pad), 6);
-        assert_eq!(size_of::<MaglevKey>(), 4);
-        assert_eq!(offset_of!(MaglevKey, scope), 2);
+        assert_eq!(size_of::<MaglevKey>(), 8);
+        assert_eq!(offset_of!(MaglevKey, scope), 4);
         assert_eq!(size_of::<MaglevTable>(), 4 * MAGLEV_TABLE_SIZE);
     }
 

@@ -326,7 +326,7 @@ fn build(
     }
 
     let wanted_frontends: BTreeSet<L4Addr> = winners.iter().map(|c| c.frontend).collect();
-    let max_rev_nat = u16::try_from(REV_NAT_MAX_ENTRIES).unwrap_or(u16::MAX);
+    let max_rev_nat = REV_NAT_MAX_ENTRIES;
     let (rev_nat_ids, lost) = allocate(&previous.rev_nat, &wanted_frontends, max_rev_nat);
     let lost: BTreeSet<L4Addr> = lost.into_iter().collect();
     winners.retain(|c| {
@@ -426,6 +426,7 @@ fn build(
                     terminating: u16::try_from(terminating.len()).unwrap_or(u16::MAX),
                     rev_nat,
                     flags,
+                    pad: 0,
                     affinity_timeout: candidate.affinity_timeout,
                 },
             );

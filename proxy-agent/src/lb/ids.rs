@@ -88,7 +88,7 @@ pub struct Allocation {
     /// Backend id (`1..=BACKENDS_MAX_ENTRIES`) of each referenced backend.
     pub backends: BTreeMap<L4Addr, u32>,
     /// Reverse-NAT index (`1..=REV_NAT_MAX_ENTRIES`) of each frontend.
-    pub rev_nat: BTreeMap<L4Addr, u16>,
+    pub rev_nat: BTreeMap<L4Addr, u32>,
 }
 
 impl Allocation {
@@ -133,13 +133,6 @@ pub(crate) trait Id: Copy + Ord {
 impl Id for u32 {
     const FIRST: u32 = 1;
     fn next(self) -> Option<u32> {
-        self.checked_add(1)
-    }
-}
-
-impl Id for u16 {
-    const FIRST: u16 = 1;
-    fn next(self) -> Option<u16> {
         self.checked_add(1)
     }
 }
@@ -211,12 +204,12 @@ mod tests {
 
     #[test]
     fn reports_keys_past_the_limit() {
-        let (next, exhausted) = allocate(&BTreeMap::new(), &set(&["a", "b", "c"]), 2u16);
+        let (next, exhausted) = allocate(&BTreeMap::new(), &set(&["a", "b", "c"]), 2u32);
         assert_eq!(next, BTreeMap::from([("a", 1), ("b", 2)]));
         assert_eq!(exhausted, vec!["c"]);
-        let full = BTreeMap::from([("x", u16::MAX)]);
-        let (next, exhausted) = allocate(&full, &set(&["x", "y"]), u16::MAX);
-        assert_eq!(next, BTreeMap::from([("x", u16::MAX), ("y", 1)]));
+        let full = BTreeMap::from([("x", u32::MAX)]);
+        let (next, exhausted) = allocate(&full, &set(&["x", "y"]), u32::MAX);
+        assert_eq!(next, BTreeMap::from([("x", u32::MAX), ("y", 1)]));
         assert!(exhausted.is_empty());
     }
 

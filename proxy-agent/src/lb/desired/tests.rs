@@ -362,6 +362,7 @@ fn a_service_without_usable_endpoints_keeps_its_entry_with_count_zero() {
                 terminating: 0,
                 rev_nat: 1,
                 flags: f::CLUSTER_IP,
+                pad: 0,
                 affinity_timeout: 0,
             }),
             "{case}"
@@ -964,11 +965,11 @@ fn ids_survive_updates_and_freed_ones_wait_a_round() {
 fn exhausted_reverse_nat_indexes_are_reported_not_fatal() {
     let full = Allocation {
         backends: Default::default(),
-        rev_nat: (1..=u16::MAX)
+        rev_nat: (1..=REV_NAT_MAX_ENTRIES)
             .map(|i| {
-                let [a, b] = i.to_be_bytes();
+                let [_, a, b, c] = i.to_be_bytes();
                 (
-                    L4Addr::new(Ipv4Addr::new(10, 100, a, b), 80, Protocol::Tcp),
+                    L4Addr::new(Ipv4Addr::new(10, a, b, c), 80, Protocol::Tcp),
                     i,
                 )
             })
@@ -1113,7 +1114,7 @@ proptest! {
         prop_assert_eq!(fresh_sorted, lowest);
         let unique: BTreeSet<u32> = d2.ids.backends.values().copied().collect();
         prop_assert_eq!(unique.len(), d2.ids.backends.len());
-        let unique: BTreeSet<u16> = d2.ids.rev_nat.values().copied().collect();
+        let unique: BTreeSet<u32> = d2.ids.rev_nat.values().copied().collect();
         prop_assert_eq!(unique.len(), d2.ids.rev_nat.len());
         // The backends map holds exactly the numbered backends, and every
         // slot names one of them.
@@ -1121,8 +1122,8 @@ proptest! {
         prop_assert_eq!(&in_map, &d2.ids.backends.values().copied().collect::<BTreeSet<u32>>());
         let referenced: BTreeSet<u32> = d2.services.iter().filter(|(k, _)| k.slot > 0).map(|(_, v)| v.backend_id).collect();
         prop_assert_eq!(&referenced, &in_map);
-        let rev: BTreeSet<u16> = d2.services.values().map(|v| v.rev_nat).collect();
-        prop_assert_eq!(rev, d2.rev_nat.keys().map(|k| k.index).collect::<BTreeSet<u16>>());
+        let rev: BTreeSet<u32> = d2.services.values().map(|v| v.rev_nat).collect();
+        prop_assert_eq!(rev, d2.rev_nat.keys().map(|k| k.index).collect::<BTreeSet<u32>>());
         // And a restart recovers the same numbering from the maps alone.
         prop_assert_eq!(Allocation::recover(&d2.services, &d2.backends), d2.ids.clone());
     }
