@@ -30,6 +30,20 @@ pub enum Command {
     Up(UpArgs),
     /// Stop the cluster `up` started and remove everything it created.
     Down(DownArgs),
+    /// Print what a node's pinned BPF maps hold.
+    #[command(subcommand)]
+    Inspect(InspectCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InspectCommand {
+    /// Service load balancing: frontends, their backend slots, backends and
+    /// reverse NAT (like `cilium bpf lb list`).
+    Lb {
+        /// bpffs directory where the agent pins its maps.
+        #[arg(long, default_value = "/sys/fs/bpf/strait")]
+        bpffs: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command};
+use anyhow::Context as _;
+use args::{Cli, Command, InspectCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,6 +34,13 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("strait down: nothing to stop (strait up does not start a cluster yet)");
             Ok(())
         }
+        Command::Inspect(InspectCommand::Lb { bpffs }) => {
+            let maps = strait_proxy_agent::inspect::read_pinned(&bpffs).with_context(|| {
+                format!("reading the load-balancer maps in {}", bpffs.display())
+            })?;
+            print!("{}", strait_proxy_agent::inspect::render(&maps));
+            Ok(())
+        }
         other => Err(not_built(&other)),
     }
 }
@@ -46,6 +54,7 @@ fn not_built(command: &Command) -> anyhow::Error {
         Command::Ingress(_) => ("ingress", 7),
         Command::Node(_) => ("node", 8),
         Command::Up(_) | Command::Down(_) => ("up", 8),
+        Command::Inspect(_) => ("inspect", 5),
     };
     anyhow::anyhow!("`strait {name}` is not built yet (tracked in issue {issue})")
 }
@@ -65,6 +74,18 @@ mod tests {
             let err = run(cli.command).expect_err("not built yet");
             assert!(err.to_string().contains("is not built yet"), "{err}");
         }
+    }
+
+    #[test]
+    fn inspect_without_pins_fails_with_the_directory_named() {
+        let cli =
+            Cli::try_parse_from(["strait", "inspect", "lb", "--bpffs", "/nonexistent/strait"])
+                .expect("valid arguments");
+        let err = run(cli.command).expect_err("no pins");
+        assert!(
+            format!("{err:#}").contains("/nonexistent/strait"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! and the map writer that use it come next (issue 5).
 
 pub mod host_routing;
+pub mod inspect;
 pub mod lb;
 pub mod object;
 pub mod overlay;
