@@ -9,7 +9,12 @@ use std::{
 
 use serde_json::json;
 
-use crate::{cluster::Node, error::HarnessError, process::Process, wait::wait_until};
+use crate::{
+    cluster::{Cluster, Node},
+    error::HarnessError,
+    process::Process,
+    wait::wait_until,
+};
 
 /// Where the machine's kubectl binaries live (`kubectl.1.27` to `kubectl.1.33`).
 pub const KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
@@ -141,4 +146,18 @@ pub fn register_node(
         "-p".as_ref(),
         status.as_ref(),
     ])
+}
+
+/// `strait control` on node 1 of `cluster` with every node registered:
+/// the running server and its admin kubeconfig.
+pub fn start_for_cluster(cluster: &Cluster) -> Result<(Process, PathBuf), HarnessError> {
+    let kubectl = kubectl("1.33")?;
+    let control_node = cluster.node(1)?;
+    let data_dir = control_node.state_dir().join("control");
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    let process = start(control_node, &data_dir, &[])?;
+    for node in cluster.nodes() {
+        register_node(&kubectl, &kubeconfig, control_node, node)?;
+    }
+    Ok((process, kubeconfig))
 }

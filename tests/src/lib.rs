@@ -18,11 +18,13 @@ pub mod cluster;
 pub mod cni;
 pub mod control;
 pub mod error;
+pub mod interrupt;
 pub mod leaks;
 pub mod names;
 pub mod netns;
 pub mod privilege;
 pub mod process;
+pub mod stats;
 pub mod wait;
 
 pub use binaries::binary;

@@ -37,13 +37,7 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
     spec.pod_network = PodNetwork::Strait;
     let mut cluster = Cluster::start(spec).expect("cluster starts");
     let kubectl = control::kubectl("1.33").expect("kubectl");
-    let control_node = cluster.node(1).expect("node 1");
-    let data_dir = control_node.state_dir().join("control");
-    let kubeconfig = data_dir.join("admin.kubeconfig");
-    let _control = control::start(control_node, &data_dir, &[]).expect("control");
-    for node in cluster.nodes() {
-        control::register_node(&kubectl, &kubeconfig, control_node, node).expect("node registered");
-    }
+    let (_control, kubeconfig) = control::start_for_cluster(&cluster).expect("control");
     let kubeconfig_arg = kubeconfig.to_str().expect("utf-8 path").to_owned();
     let mut agents = Vec::new();
     for node in cluster.nodes() {

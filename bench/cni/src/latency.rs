@@ -20,13 +20,12 @@ use std::{
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
 use strait_tests::{
-    Cluster, ClusterSpec, Netns, Node, PodNetwork, binary, cni::REFERENCE_PLUGIN_DIR,
-};
-
-use crate::{
-    check_interrupted,
+    Cluster, ClusterSpec, Netns, Node, PodNetwork, binary,
+    cni::REFERENCE_PLUGIN_DIR,
     stats::{Stats, ms, ratio},
 };
+
+use crate::check_interrupted;
 
 /// The latency benchmark's flags.
 #[derive(clap::Args, Clone, Debug)]

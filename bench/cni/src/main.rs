@@ -7,17 +7,12 @@
 //! namespaces of a virtual cluster (`strait_tests`), removed on exit.
 
 mod latency;
-mod stats;
 mod throughput;
 
-use std::{
-    process::Command,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use std::process::Command;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use nix::sys::signal::{SigSet, Signal};
 
 /// strait-cni and the overlay against the reference plugins and the underlay.
 #[derive(Parser)]
@@ -42,13 +37,9 @@ enum Bench {
     Throughput(throughput::Args),
 }
 
-/// Set once SIGINT or SIGTERM arrives: the benchmark stops at the next
-/// step and unwinds, which removes every namespace it made.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Fails once the run was interrupted.
+/// Fails once the run was interrupted (SIGINT or SIGTERM).
 fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::Relaxed) {
+    if strait_tests::interrupt::interrupted() {
         bail!("interrupted");
     }
     Ok(())
@@ -59,23 +50,7 @@ fn main() -> Result<()> {
     if let Some(missing) = strait_tests::privilege::missing() {
         bail!("strait-bench-cni needs {missing}");
     }
-    // Signals go to one thread that raises the flag; every other thread
-    // (the benchmark, its workers) inherits the blocked mask. Children
-    // start with an empty mask (std resets it).
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block()?;
-    std::thread::spawn(move || {
-        if signals.wait().is_ok() {
-            eprintln!("strait-bench-cni: interrupted, cleaning up");
-            INTERRUPTED.store(true, Ordering::Relaxed);
-        }
-        // A second signal ends the process at once.
-        if let Ok(signal) = signals.wait() {
-            std::process::exit(128 + signal as i32);
-        }
-    });
+    strait_tests::interrupt::install("strait-bench-cni")?;
 
     println!("{}", context());
     match cli.command {

@@ -7,12 +7,13 @@
 use std::{process::Stdio, time::Duration};
 
 use anyhow::{Context as _, Result, anyhow};
-use strait_tests::{Cluster, ClusterSpec, Netns, Node, PodNetwork, Process, control, wait_until};
-
-use crate::{
-    check_interrupted,
+use strait_tests::{
+    Cluster, ClusterSpec, Netns, Node, PodNetwork, Process, control,
     stats::{median, ratio},
+    wait_until,
 };
+
+use crate::check_interrupted;
 
 /// The throughput benchmark's flags.
 #[derive(clap::Args, Clone, Debug)]
@@ -44,15 +45,8 @@ pub fn run(args: &Args) -> Result<()> {
         external: false,
         pod_network: PodNetwork::Strait,
     })?;
-    let kubectl = control::kubectl("1.33")?;
-    let control_node = cluster.node(1)?;
-    let data_dir = control_node.state_dir().join("control");
-    let kubeconfig = data_dir.join("admin.kubeconfig");
     eprintln!("throughput: starting strait control and two agents");
-    let _control = control::start(control_node, &data_dir, &[])?;
-    for node in cluster.nodes() {
-        control::register_node(&kubectl, &kubeconfig, control_node, node)?;
-    }
+    let (_control, kubeconfig) = control::start_for_cluster(&cluster)?;
     let kubeconfig_arg = kubeconfig
         .to_str()
         .ok_or_else(|| anyhow!("the kubeconfig path is not UTF-8"))?

@@ -1,14 +1,18 @@
-//! Percentiles of latency samples (nearest rank), and how the tables print
-//! them. No I/O.
+//! Percentiles of latency samples (nearest rank), and how the benchmarks'
+//! tables print them. No I/O; shared by the `bench/` crates.
 
 use std::time::Duration;
 
 /// Summary of one set of samples.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
+    /// Median.
     pub p50: Duration,
+    /// 90th percentile.
     pub p90: Duration,
+    /// 99th percentile.
     pub p99: Duration,
+    /// Arithmetic mean.
     pub mean: Duration,
 }
 
