@@ -370,6 +370,42 @@ impl Node {
         cmd.args(args).env("NODE_NAME", &self.name);
         Process::spawn(cmd)
     }
+
+    /// Starts `strait agent` for this node against the API server of
+    /// `kubeconfig`, confined to the node: its name and IP, its bpffs
+    /// directory for pins, its cgroup for the socket hooks, metrics on its
+    /// own address. `extra` flags follow.
+    pub fn spawn_agent(&self, kubeconfig: &Path, extra: &[&str]) -> Result<Process, HarnessError> {
+        let path = |p: &Path| {
+            p.to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| HarnessError::Spec(format!("{} is not UTF-8", p.display())))
+        };
+        let ip = self.ip.to_string();
+        let metrics = format!("{}:9962", self.ip);
+        let (kubeconfig, bpffs, cgroup) = (
+            path(kubeconfig)?,
+            path(self.bpffs.path())?,
+            path(self.cgroup.path())?,
+        );
+        let mut args = vec![
+            "agent",
+            "--kubeconfig",
+            &kubeconfig,
+            "--node-name",
+            &self.name,
+            "--node-ip",
+            &ip,
+            "--bpffs",
+            &bpffs,
+            "--cgroup",
+            &cgroup,
+            "--metrics",
+            &metrics,
+        ];
+        args.extend_from_slice(extra);
+        self.spawn_strait(&args)
+    }
 }
 
 /// A pod: a netns wired by the CNI plugin, whose processes run in its node's

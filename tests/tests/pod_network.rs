@@ -38,22 +38,9 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
     let mut cluster = Cluster::start(spec).expect("cluster starts");
     let kubectl = control::kubectl("1.33").expect("kubectl");
     let (_control, kubeconfig) = control::start_for_cluster(&cluster).expect("control");
-    let kubeconfig_arg = kubeconfig.to_str().expect("utf-8 path").to_owned();
     let mut agents = Vec::new();
     for node in cluster.nodes() {
-        let ip = node.ip().to_string();
-        agents.push(
-            node.spawn_strait(&[
-                "agent",
-                "--kubeconfig",
-                &kubeconfig_arg,
-                "--node-name",
-                node.name(),
-                "--node-ip",
-                &ip,
-            ])
-            .expect("agent starts"),
-        );
+        agents.push(node.spawn_agent(&kubeconfig, &[]).expect("agent starts"));
     }
     for (node, name) in [(1, "a1"), (1, "a2"), (2, "b1"), (3, "c1")] {
         cluster.add_pod(node, name).expect("pod added");
@@ -247,18 +234,7 @@ fn pods_reach_each_other_across_the_vxlan_overlay() {
             "onlink",
         ])
         .expect("stale route");
-    let ip = node1.ip().to_string();
-    let _restarted = node1
-        .spawn_strait(&[
-            "agent",
-            "--kubeconfig",
-            &kubeconfig_arg,
-            "--node-name",
-            node1.name(),
-            "--node-ip",
-            &ip,
-        ])
-        .expect("agent restarts");
+    let _restarted = node1.spawn_agent(&kubeconfig, &[]).expect("agent restarts");
     wait_until("the stale route removed", Duration::from_secs(10), || {
         let routes = routes_on_vxlan(node1);
         (!routes.contains("10.244.99.0") && routes.lines().count() == 1).then_some(())

@@ -47,22 +47,9 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
     eprintln!("throughput: starting strait control and two agents");
     let (_control, kubeconfig) = control::start_for_cluster(&cluster)?;
-    let kubeconfig_arg = kubeconfig
-        .to_str()
-        .ok_or_else(|| anyhow!("the kubeconfig path is not UTF-8"))?
-        .to_owned();
     let mut agents = Vec::new();
     for node in cluster.nodes() {
-        let ip = node.ip().to_string();
-        agents.push(node.spawn_strait(&[
-            "agent",
-            "--kubeconfig",
-            &kubeconfig_arg,
-            "--node-name",
-            node.name(),
-            "--node-ip",
-            &ip,
-        ])?);
+        agents.push(node.spawn_agent(&kubeconfig, &[])?);
     }
     cluster.add_pod(1, "client")?;
     cluster.add_pod(2, "server")?;
