@@ -119,6 +119,9 @@ pub struct AgentArgs {
     /// overlay device.
     #[arg(long)]
     pub no_host_routing: bool,
+    /// Do not load balance Services (no socket hooks, no maps).
+    #[arg(long)]
+    pub no_service_lb: bool,
 }
 
 /// How pod A records (`a-b-c-d.<ns>.pod.<zone>`) are answered.

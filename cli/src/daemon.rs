@@ -77,8 +77,8 @@ fn host_name() -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("the host name is not UTF-8; pass --node-name"))
 }
 
-/// `strait agent`: the overlay loop and eBPF host routing (service load
-/// balancing lands with issue 5).
+/// `strait agent`: the overlay loop, eBPF host routing and socket-level
+/// service load balancing.
 pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
     init_logging();
     let node_name = match args.node_name {
@@ -106,6 +106,7 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
                 None => 1500,
             },
         };
+        let node_name_for_lb = node_name.clone();
         let settings = strait_proxy_agent::overlay::OverlaySettings {
             node_name,
             node_ip: args.node_ip,
@@ -119,7 +120,7 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
             resync: std::time::Duration::from_secs(30),
         };
         let overlay_device = settings.config.device.clone();
-        let overlay = strait_proxy_agent::overlay::run(client, settings, shutdown.clone());
+        let overlay = strait_proxy_agent::overlay::run(client.clone(), settings, shutdown.clone());
         let host_routing = async {
             if args.no_host_routing {
                 return Ok(());
@@ -131,24 +132,80 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
             )
             .await
         };
-        // Either loop failing stops the agent; the other is told to stop.
-        let (overlay, host_routing) = tokio::join!(
+        let service_lb = async {
+            if args.no_service_lb {
+                return Ok(());
+            }
+            service_lb(
+                client.clone(),
+                node_name_for_lb,
+                &args.bpffs,
+                &args.cgroup,
+                shutdown.clone(),
+            )
+            .await
+        };
+        // Any loop failing stops the agent; the others are told to stop.
+        let stop_on_error = |result: &Result<(), _>| {
+            if result.is_err() {
+                shutdown.cancel();
+            }
+        };
+        let (overlay, host_routing, service_lb) = tokio::join!(
             async {
-                let result = overlay.await;
-                if result.is_err() {
-                    shutdown.cancel();
-                }
+                let result = overlay.await.context("the overlay loop");
+                stop_on_error(&result);
                 result
             },
             async {
-                let result = host_routing.await;
-                if result.is_err() {
-                    shutdown.cancel();
-                }
+                let result = host_routing.await.context("eBPF host routing");
+                stop_on_error(&result);
+                result
+            },
+            async {
+                let result = service_lb.await;
+                stop_on_error(&result);
                 result
             }
         );
-        overlay.context("the overlay loop")?;
-        host_routing.context("eBPF host routing")
+        overlay?;
+        host_routing?;
+        service_lb
     })
+}
+
+/// Socket-level load balancing: the programs attached to `cgroup` with their
+/// maps pinned in `bpffs`, and the loop that keeps the maps at the
+/// Services' desired state.
+async fn service_lb(
+    client: kube::Client,
+    node_name: String,
+    bpffs: &std::path::Path,
+    cgroup: &std::path::Path,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use strait_proxy_agent::{service_lb, sock_lb::SocketLb};
+    let mut lb = SocketLb::load(bpffs).context("loading the load-balancing programs")?;
+    lb.attach(cgroup)
+        .with_context(|| format!("attaching the socket hooks to {}", cgroup.display()))?;
+    let settings = service_lb::ServiceLbSettings {
+        node_name,
+        resync: std::time::Duration::from_secs(30),
+    };
+    service_lb::run(
+        client,
+        settings,
+        &mut lb,
+        |done, latency| {
+            tracing::debug!(
+                writes = done.writes,
+                frontends = done.frontends,
+                latency_us = latency.as_micros() as u64,
+                "load-balancer maps written"
+            )
+        },
+        shutdown,
+    )
+    .await
+    .context("the service load-balancing loop")
 }

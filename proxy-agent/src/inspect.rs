@@ -6,22 +6,12 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
+pub use crate::service_lb::Contents;
 use aya::maps::{HashMap as BpfHashMap, Map, MapData};
 use strait_proxy_maps::lb::{
-    BackendKey, BackendValue, RevNatKey, RevNatValue, SERVICE_SLOT, ServiceKey, ServiceValue,
-    backend_state, host_addr, host_port, names, proto, scope, service_flags,
+    BackendKey, SERVICE_SLOT, backend_state, host_addr, host_port, names, proto, scope,
+    service_flags,
 };
-
-/// The contents of the load-balancer hash maps.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LbMaps {
-    /// `LB4_SERVICES`.
-    pub services: BTreeMap<ServiceKey, ServiceValue>,
-    /// `LB4_BACKENDS`.
-    pub backends: BTreeMap<BackendKey, BackendValue>,
-    /// `LB4_REV_NAT`.
-    pub rev_nat: BTreeMap<RevNatKey, RevNatValue>,
-}
 
 /// Why the pinned maps could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +37,8 @@ pub enum InspectError {
 }
 
 /// Reads the three maps pinned by name in `bpffs_dir`.
-pub fn read_pinned(bpffs_dir: &Path) -> Result<LbMaps, InspectError> {
-    Ok(LbMaps {
+pub fn read_pinned(bpffs_dir: &Path) -> Result<Contents, InspectError> {
+    Ok(Contents {
         services: read(bpffs_dir, names::LB4_SERVICES)?,
         backends: read(bpffs_dir, names::LB4_BACKENDS)?,
         rev_nat: read(bpffs_dir, names::LB4_REV_NAT)?,
@@ -106,7 +96,7 @@ fn flag_names(flags: u16) -> String {
 /// the frontend (address:port/protocol, scope, flags), then each slot's
 /// backend with its state; a frontend without backends says so. Then the
 /// backends map and the reverse-NAT map.
-pub fn render(maps: &LbMaps) -> String {
+pub fn render(maps: &Contents) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -200,7 +190,7 @@ pub fn render(maps: &LbMaps) -> String {
 mod tests {
     use std::net::Ipv4Addr;
 
-    use strait_proxy_maps::lb::BackendValue;
+    use strait_proxy_maps::lb::{BackendValue, RevNatKey, RevNatValue, ServiceKey, ServiceValue};
 
     use super::*;
 
@@ -238,7 +228,7 @@ mod tests {
             scope::EXTERNAL,
             0,
         );
-        let mut maps = LbMaps::default();
+        let mut maps = Contents::default();
         maps.services
             .insert(key, head(1, 1, service_flags::CLUSTER_IP));
         maps.services.insert(key.with_slot(1), slot(7));
@@ -287,7 +277,7 @@ mod tests {
             scope::EXTERNAL,
             0,
         );
-        let mut maps = LbMaps::default();
+        let mut maps = Contents::default();
         maps.services.insert(
             key,
             head(1, 0, service_flags::CLUSTER_IP | service_flags::AFFINITY),

@@ -14,6 +14,8 @@ pub mod lb;
 pub mod object;
 pub mod overlay;
 pub mod packet_counter;
+pub mod service_lb;
+pub mod sock_lb;
 
 pub use object::LoadError;
 pub use packet_counter::PacketCounter;

@@ -3,8 +3,12 @@
 
 use aya::{Ebpf, EbpfError, EbpfLoader};
 
-/// The ELF object built from `proxy-ebpf` for `bpfel-unknown-none`.
+/// The ELF object built from `proxy-ebpf` for `bpfel-unknown-none`: the
+/// packet counter and host routing, whose maps live with their loader.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/strait-proxy"));
+
+/// The service load-balancing object, whose maps are pinned by name.
+pub static LB_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/strait-lb"));
 
 /// Why the object, one of its programs or one of its maps could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -49,7 +49,19 @@ pub mod names {
     /// Hash of maps [`super::MaglevKey`] -> inner array map of one
     /// [`super::MaglevTable`] at index [`super::MAGLEV_INNER_INDEX`].
     pub const LB4_MAGLEV: &str = "LB4_MAGLEV";
+    /// LRU hash [`super::SockRevNatKey`] -> [`super::SockRevNatValue`]: what
+    /// a socket's translated peer was, for `recvmsg`/`getpeername`.
+    pub const LB4_SOCK_REVNAT: &str = "LB4_SOCK_REVNAT";
+    /// LRU hash [`super::AffinityKey`] -> [`super::AffinityValue`]:
+    /// sessionAffinity ClientIP choices of in-cluster clients.
+    pub const LB4_AFFINITY: &str = "LB4_AFFINITY";
 }
+
+/// Capacity of [`names::LB4_SOCK_REVNAT`] (LRU: old sockets' entries go).
+pub const SOCK_REVNAT_MAX_ENTRIES: u32 = 1 << 18;
+
+/// Capacity of [`names::LB4_AFFINITY`] (LRU).
+pub const AFFINITY_MAX_ENTRIES: u32 = 1 << 16;
 
 /// Entries in each Maglev lookup table: a prime, as Maglev needs, large
 /// enough to stay even for hundreds of backends (Cilium's default too).
@@ -381,6 +393,74 @@ impl core::fmt::Debug for MaglevTable {
     }
 }
 
+/// Key of [`names::LB4_SOCK_REVNAT`]: a socket and the backend it was
+/// sent to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SockRevNatKey {
+    /// The socket's cookie (`bpf_get_socket_cookie`).
+    pub cookie: u64,
+    /// Backend address, network byte order.
+    pub addr: u32,
+    /// Backend port, network byte order.
+    pub port: u16,
+    /// Always zero.
+    pub pad: u16,
+}
+
+/// Value of [`names::LB4_SOCK_REVNAT`]: the frontend the application asked
+/// for, which `recvmsg`/`getpeername` report instead of the backend.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SockRevNatValue {
+    /// Frontend address, network byte order.
+    pub addr: u32,
+    /// Frontend port, network byte order.
+    pub port: u16,
+    /// Always zero.
+    pub pad: u16,
+    /// The frontend's reverse-NAT index.
+    pub rev_nat: u32,
+}
+
+/// Key of [`names::LB4_AFFINITY`]: one client of one frontend. At the
+/// socket the client is its network namespace (a pod), by cookie.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AffinityKey {
+    /// The client's netns cookie (`bpf_get_netns_cookie`).
+    pub client: u64,
+    /// The frontend's reverse-NAT index.
+    pub rev_nat: u32,
+    /// Always zero.
+    pub pad: u32,
+}
+
+/// Value of [`names::LB4_AFFINITY`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AffinityValue {
+    /// The backend chosen last.
+    pub backend_id: u32,
+    /// Always zero.
+    pub pad: u32,
+    /// When it was last used, seconds of `bpf_ktime_get_ns`.
+    pub last_used: u64,
+}
+
+// SAFETY: SockRevNatKey, SockRevNatValue, AffinityKey and AffinityValue are
+// #[repr(C)] and Copy, made of integers laid out without implicit padding
+// (explicit `pad` fields fill the gaps; see the layout tests), so every bit
+// pattern is a valid value.
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for SockRevNatKey {}
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for SockRevNatValue {}
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for AffinityKey {}
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for AffinityValue {}
+
 // SAFETY: ServiceKey is #[repr(C)] and Copy; its fields (u32, u16, u8, u8,
 // u16, u16) leave no padding (see the layout tests) and any bit pattern is a
 // valid value.
@@ -467,6 +547,19 @@ mod tests {
     }
 
     #[test]
+    fn socket_map_layouts() {
+        assert_eq!(size_of::<SockRevNatKey>(), 16);
+        assert_eq!(offset_of!(SockRevNatKey, addr), 8);
+        assert_eq!(offset_of!(SockRevNatKey, pad), 14);
+        assert_eq!(size_of::<SockRevNatValue>(), 12);
+        assert_eq!(offset_of!(SockRevNatValue, rev_nat), 8);
+        assert_eq!(size_of::<AffinityKey>(), 16);
+        assert_eq!(offset_of!(AffinityKey, rev_nat), 8);
+        assert_eq!(size_of::<AffinityValue>(), 16);
+        assert_eq!(offset_of!(AffinityValue, last_used), 8);
+    }
+
+    #[test]
     fn rev_nat_and_maglev_layout() {
         assert_eq!(size_of::<RevNatKey>(), 4);
         assert_eq!(size_of::<RevNatValue>(), 8);
@@ -506,6 +599,8 @@ mod tests {
             names::LB4_BACKENDS,
             names::LB4_REV_NAT,
             names::LB4_MAGLEV,
+            names::LB4_SOCK_REVNAT,
+            names::LB4_AFFINITY,
         ] {
             assert!(name.len() <= 15, "{name}");
         }

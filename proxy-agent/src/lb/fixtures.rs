@@ -426,3 +426,30 @@ impl World {
         (services, slices)
     }
 }
+
+/// `count` ClusterIP Services `default/s<i>` on 10.96.x.y port 80/TCP, each
+/// with an EndpointSlice of `endpoints` ready endpoints on node n1 at
+/// 10.244.x.y:8080: a bulk input for writer and scale tests.
+pub(crate) fn cluster_ip_services(
+    count: usize,
+    endpoints: usize,
+) -> (Vec<Service>, Vec<EndpointSlice>) {
+    let mut services = Vec::with_capacity(count);
+    let mut slices = Vec::with_capacity(count);
+    for i in 0..count {
+        let [_, _, a, b] = (i as u32 + 1).to_be_bytes();
+        let name = format!("default/s{i}");
+        services.push(
+            svc(&name, &format!("10.96.{a}.{b}"))
+                .port("p", 80, "TCP")
+                .build(),
+        );
+        let mut s = slice(&format!("default/s{i}-1"), &format!("s{i}")).port("p", 8080, "TCP");
+        for e in 0..endpoints {
+            let [_, x, y, z] = ((i * endpoints + e) as u32 + 1).to_be_bytes();
+            s = s.ep(&format!("10.{}.{y}.{z}", 128 + x), NODE, Cond::Ready);
+        }
+        slices.push(s.build());
+    }
+    (services, slices)
+}
