@@ -57,19 +57,19 @@ pub fn services(
     out
 }
 
-/// kube-proxy's chain-name hash stand-in: 16 upper-case base32-ish
-/// characters from the index (kube-proxy hashes the service port name;
-/// only the length and uniqueness matter here).
+/// kube-proxy's chain-name hash stand-in: 16 base32 characters of an
+/// FNV-1a hash of `kind` and `index` (kube-proxy hashes the service port
+/// name; only the length and uniqueness matter here).
 fn chain_suffix(kind: &str, index: usize) -> String {
-    let mut n = (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ kind.len() as u64;
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(16);
-    for _ in 0..16 {
-        out.push(char::from(alphabet[(n & 31) as usize]));
-        n >>= 5;
-        n ^= index as u64;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in kind.bytes().chain((index as u64).to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    out
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    (0..16)
+        .map(|i| char::from(alphabet[((hash >> (i * 4)) & 31) as usize]))
+        .collect()
 }
 
 /// An `iptables-restore` input in kube-proxy's iptables-mode shape.
@@ -245,6 +245,20 @@ mod tests {
         assert!(text.contains("--probability 0.5000000000"));
         assert_eq!(text.matches("-j DNAT --to-destination").count(), 4);
         assert!(text.contains("--to-destination 10.244.1.6:8080"));
+        // Every chain is declared once.
+        let chains: Vec<&str> = text.lines().filter(|l| l.starts_with(':')).collect();
+        let unique: std::collections::BTreeSet<&str> = chains.iter().copied().collect();
+        assert_eq!(chains.len(), unique.len());
+    }
+
+    #[test]
+    fn chain_names_stay_distinct_at_scale() {
+        let mut seen = std::collections::BTreeSet::new();
+        for index in 0..20_000 {
+            for kind in ["svc", "sep0", "sep1", "sep2"] {
+                assert!(seen.insert(chain_suffix(kind, index)), "{kind} {index}");
+            }
+        }
     }
 
     #[test]
