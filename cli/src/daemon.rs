@@ -141,6 +141,7 @@ pub fn agent(args: AgentArgs) -> anyhow::Result<()> {
                 node_name_for_lb,
                 &args.bpffs,
                 &args.cgroup,
+                args.metrics,
                 shutdown.clone(),
             )
             .await
@@ -182,6 +183,7 @@ async fn service_lb(
     node_name: String,
     bpffs: &std::path::Path,
     cgroup: &std::path::Path,
+    listen: std::net::SocketAddr,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use strait_proxy_agent::{service_lb, sock_lb::SocketLb};
@@ -192,20 +194,20 @@ async fn service_lb(
         node_name,
         resync: std::time::Duration::from_secs(30),
     };
-    service_lb::run(
-        client,
-        settings,
-        &mut lb,
-        |done, latency| {
-            tracing::debug!(
-                writes = done.writes,
-                frontends = done.frontends,
-                latency_us = latency.as_micros() as u64,
-                "load-balancer maps written"
-            )
-        },
-        shutdown,
-    )
-    .await
-    .context("the service load-balancing loop")
+    let metrics = service_lb::metrics::Metrics::new();
+    let server = tokio::spawn(service_lb::metrics::serve(
+        listen,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let result = service_lb::run(client, settings, &mut lb, &metrics, shutdown.clone())
+        .await
+        .context("the service load-balancing loop");
+    shutdown.cancel();
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e).with_context(|| format!("serving metrics on {listen}")),
+        Err(e) => return Err(e).context("the metrics server task"),
+    }
+    result
 }

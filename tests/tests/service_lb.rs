@@ -370,6 +370,26 @@ fn pods_reach_cluster_ips_through_the_socket_hooks() {
     assert!(text.contains(&format!("{web}:80/TCP")), "{text}");
     assert!(text.contains(&format!("{}:8080/TCP", web2.ip())), "{text}");
 
+    // The agent reports itself ready and its programming latency.
+    let url = |path: &str| format!("http://{}:9962{path}", node1.ip());
+    let curl = |path: &str| {
+        let out = node1
+            .exec(&["curl", "-s", "-o", "-", "-w", "\n%{http_code}", &url(path)])
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(curl("/readyz").ends_with("\n200"), "{}", curl("/readyz"));
+    assert!(curl("/healthz").ends_with("\n200"));
+    let metrics = curl("/metrics");
+    assert!(
+        metrics.contains("strait_lb_programming_duration_seconds_count"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("strait_lb_map_entries{map=\"LB4_SERVICES\"}"),
+        "{metrics}"
+    );
+
     drop(setup);
     assert_eq!(leaks::of(&prefix), vec![]);
 }

@@ -4,6 +4,7 @@
 //! ([`run`]).
 
 pub mod maps;
+pub mod metrics;
 pub mod run;
 pub mod writer;
 

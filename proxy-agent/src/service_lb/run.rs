@@ -13,10 +13,12 @@ use kube::{
     Api, Client,
     runtime::{WatchStreamExt as _, reflector, watcher},
 };
+use strait_proxy_maps::lb::names;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     maps::{LbMaps, MapWriteError},
+    metrics::Metrics,
     writer::{as_desired, write},
 };
 use crate::lb::{Desired, LbOptions, NodeContext, desired_from, plan};
@@ -44,22 +46,12 @@ pub enum ServiceLbError {
     Read(#[from] MapWriteError),
 }
 
-/// How one reconcile went, for logs and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reconciled {
-    /// Map writes applied.
-    pub writes: usize,
-    /// Frontend entries (slot 0) in the maps now.
-    pub frontends: usize,
-}
-
-/// Runs until `shutdown`; `on_write` hears of every completed reconcile
-/// with the time since the change that triggered it.
+/// Runs until `shutdown`, recording every write in `metrics`.
 pub async fn run<M: LbMaps>(
     client: Client,
     settings: ServiceLbSettings,
     maps: &mut M,
-    mut on_write: impl FnMut(Reconciled, Duration),
+    metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceLbError> {
     let (services, services_writer) = reflector::store::<Service>();
@@ -145,10 +137,23 @@ pub async fn run<M: LbMaps>(
             Ok(writes) => {
                 current = next;
                 dirty_since = None;
-                let frontends = current.services.keys().filter(|k| k.slot == 0).count();
-                on_write(Reconciled { writes, frontends }, since.elapsed());
+                let latency = since.elapsed();
+                metrics.written(
+                    latency,
+                    [
+                        (names::LB4_SERVICES, current.services.len()),
+                        (names::LB4_BACKENDS, current.backends.len()),
+                        (names::LB4_REV_NAT, current.rev_nat.len()),
+                    ],
+                );
+                tracing::debug!(
+                    writes,
+                    latency_us = latency.as_micros() as u64,
+                    "load-balancer maps written"
+                );
             }
             Err((done, e)) => {
+                metrics.write_failed();
                 tracing::warn!(error = %e, applied = done, "writing the load-balancer maps");
                 // Plan the next attempt from what the maps really hold.
                 match maps.read() {
