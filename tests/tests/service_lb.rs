@@ -16,16 +16,37 @@ use strait_tests::{
     wait_until,
 };
 
-/// A TCP server that answers every connection with its name and closes.
+/// A TCP server that answers every connection with its name, then echoes
+/// what it receives until the client closes.
 const TCP_NAME_SERVER: &str = r#"
-import socket, sys
+import socket, sys, threading
 name, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", port)); s.listen(128)
+def serve(c):
+    try:
+        c.sendall(name.encode())
+        while True:
+            data = c.recv(64)
+            if not data: break
+            c.sendall(data)
+    except OSError: pass
+    finally: c.close()
 while True:
     c, _ = s.accept()
-    try: c.sendall(name.encode())
-    finally: c.close()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// One long-lived connection: prints the backend's name, waits, then
+/// checks the connection still echoes and prints "echo ok".
+const TCP_LONG_CLIENT: &str = r#"
+import socket, sys, time
+ip, port, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(); s.settimeout(5); s.connect((ip, port))
+print(s.recv(64).decode(), flush=True)
+time.sleep(wait)
+s.sendall(b"still-there")
+print("echo ok" if s.recv(64) == b"still-there" else "echo bad", flush=True)
 "#;
 
 /// A UDP server that answers every datagram with its name and the data.
@@ -433,6 +454,68 @@ fn restarting_the_agent_refuses_no_connection() {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
+
+    drop(setup);
+    assert_eq!(leaks::of(&prefix), vec![]);
+}
+
+#[test]
+fn terminating_endpoints_keep_their_connections_and_pods_reach_their_own_service() {
+    if !privileged("terminating_endpoints_keep_their_connections_and_pods_reach_their_own_service")
+    {
+        return;
+    }
+    let setup = Setup::start();
+    let prefix = setup.cluster.prefix().clone();
+    let (web1, web2) = (setup.pod("web1"), setup.pod("web2"));
+    setup.apply(service("solo", "TCP", 80, 8080, false));
+    setup.apply(slice(&setup, "solo", "TCP", 8080, &[(web1, true)]));
+    let solo = setup.cluster_ip("solo");
+    wait_until("solo reachable", Duration::from_secs(10), || {
+        let (names, _) = setup.connect(solo, 80, 3);
+        (names == BTreeSet::from(["web1".to_owned()])).then_some(())
+    })
+    .expect("solo reachable");
+
+    // A connection to web1 stays open while web1 becomes terminating
+    // (serving, not ready) and web2 takes over new connections.
+    let mut long = setup.client_command("client", TCP_LONG_CLIENT, &[&solo.to_string(), "80", "3"]);
+    let long = std::thread::spawn(move || long.output());
+    std::thread::sleep(Duration::from_millis(800));
+    setup.apply(slice(
+        &setup,
+        "solo",
+        "TCP",
+        8080,
+        &[(web1, false), (web2, true)],
+    ));
+    wait_until(
+        "new connections to web2 only",
+        Duration::from_secs(5),
+        || {
+            let (names, _) = setup.connect(solo, 80, 10);
+            (names == BTreeSet::from(["web2".to_owned()])).then_some(())
+        },
+    )
+    .expect("web2 takes new connections");
+    let out = long.join().expect("long client").expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["web1", "echo ok"],
+        "{text}"
+    );
+
+    // Hairpin: a backend reaching its own Service gets answers, itself
+    // among them.
+    setup.web_on_both_backends();
+    let web = setup.cluster_ip("web");
+    let out = wait_until("hairpin", Duration::from_secs(10), || {
+        let out = setup.client("web1", TCP_CLIENT, &[&web.to_string(), "80", "30"]);
+        (out.contains("ok web1") && out.contains("ok web2")).then_some(out)
+    })
+    .expect("web1 reaches web through itself and web2");
+    assert!(out.lines().all(|l| l.starts_with("ok ")), "{out}");
 
     drop(setup);
     assert_eq!(leaks::of(&prefix), vec![]);
