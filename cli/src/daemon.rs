@@ -194,7 +194,7 @@ async fn service_lb(
         node_name,
         resync: std::time::Duration::from_secs(30),
     };
-    let metrics = service_lb::metrics::Metrics::new();
+    let metrics = service_lb::metrics::Metrics::new(Some(bpffs.to_owned()));
     let server = tokio::spawn(service_lb::metrics::serve(
         listen,
         metrics.clone(),

@@ -162,6 +162,7 @@ impl SocketLb {
                     strait_proxy_maps::lb::names::LB4_REV_NAT,
                     strait_proxy_maps::lb::names::LB4_SOCK_REVNAT,
                     strait_proxy_maps::lb::names::LB4_AFFINITY,
+                    strait_proxy_maps::lb::names::LB4_SOCK_COUNT,
                 ]
                 .iter()
                 .map(|n| (*n).to_owned()),

@@ -17,7 +17,7 @@ use aya_ebpf::{
         bpf_get_netns_cookie, bpf_get_prandom_u32, bpf_get_socket_cookie, bpf_ktime_get_ns,
     },
     macros::{cgroup_sock_addr, map},
-    maps::{HashMap, LruHashMap},
+    maps::{HashMap, LruHashMap, PerCpuHashMap},
     programs::SockAddrContext,
 };
 use strait_proxy_maps::lb::{
@@ -43,6 +43,11 @@ static LB4_REV_NAT: HashMap<RevNatKey, RevNatValue> =
 #[map(name = "LB4_SOCK_REVNAT")]
 static LB4_SOCK_REVNAT: LruHashMap<SockRevNatKey, SockRevNatValue> =
     LruHashMap::pinned(SOCK_REVNAT_MAX_ENTRIES, 0);
+
+/// Translations per frontend (reverse-NAT index), per CPU: no atomics.
+#[map(name = "LB4_SOCK_COUNT")]
+static LB4_SOCK_COUNT: PerCpuHashMap<u32, u64> =
+    PerCpuHashMap::pinned(REV_NAT_MAX_ENTRIES, BPF_F_NO_PREALLOC);
 
 #[map(name = "LB4_AFFINITY")]
 static LB4_AFFINITY: LruHashMap<AffinityKey, AffinityValue> =
@@ -143,12 +148,26 @@ fn translate(ctx: &SockAddrContext) -> i32 {
     if service.flags & service_flags::AFFINITY != 0 {
         remember_affinity(ctx, service.rev_nat, backend_id);
     }
+    count_translation(service.rev_nat);
     // SAFETY: writing the fields these hooks may rewrite.
     unsafe {
         (*sa).user_ip4 = backend.addr;
         (*sa).user_port = u32::from(backend.port);
     }
     ALLOW
+}
+
+#[inline(always)]
+fn count_translation(rev_nat: u32) {
+    match LB4_SOCK_COUNT.get_ptr_mut(rev_nat) {
+        // SAFETY: this CPU's value of a per-CPU map; BPF programs run with
+        // preemption off, so nothing else writes it meanwhile.
+        Some(count) => unsafe { *count = (*count).wrapping_add(1) },
+        // The first on this frontend; a full map only costs the count.
+        None => {
+            let _ = LB4_SOCK_COUNT.insert(rev_nat, 1u64, 0);
+        }
+    }
 }
 
 /// The backend for a new connection: the affinity entry's while it is

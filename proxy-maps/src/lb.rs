@@ -55,6 +55,10 @@ pub mod names {
     /// LRU hash [`super::AffinityKey`] -> [`super::AffinityValue`]:
     /// sessionAffinity ClientIP choices of in-cluster clients.
     pub const LB4_AFFINITY: &str = "LB4_AFFINITY";
+    /// Per-CPU hash reverse-NAT index (u32) -> u64: sockets the hooks
+    /// translated to the frontend (connections, and UDP messages sent
+    /// without a connection), for `/metrics`.
+    pub const LB4_SOCK_COUNT: &str = "LB4_SOCK_COUNT";
 }
 
 /// Capacity of [`names::LB4_SOCK_REVNAT`] (LRU: old sockets' entries go).
@@ -601,6 +605,7 @@ mod tests {
             names::LB4_MAGLEV,
             names::LB4_SOCK_REVNAT,
             names::LB4_AFFINITY,
+            names::LB4_SOCK_COUNT,
         ] {
             assert!(name.len() <= 15, "{name}");
         }

@@ -410,6 +410,15 @@ fn pods_reach_cluster_ips_through_the_socket_hooks() {
         metrics.contains("strait_lb_map_entries{map=\"LB4_SERVICES\"}"),
         "{metrics}"
     );
+    // Per frontend: at least the 40 + 20 connections made to web above.
+    let web_line = format!("strait_lb_socket_translations_total{{frontend=\"{web}:80\"}}");
+    let web_count = metrics
+        .lines()
+        .find(|l| l.starts_with(&web_line))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(web_count >= 60, "{web_count}: {metrics}");
 
     drop(setup);
     assert_eq!(leaks::of(&prefix), vec![]);

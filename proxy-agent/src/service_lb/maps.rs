@@ -73,6 +73,18 @@ fn read_map<K: aya::Pod + Ord, V: aya::Pod>(
         .collect()
 }
 
+/// Removes a frontend's entry from the per-CPU translation counts.
+fn forget_count(lb: &mut SocketLb, index: u32) -> Result<(), MapWriteError> {
+    let name = names::LB4_SOCK_COUNT;
+    let map = lb
+        .ebpf_mut()
+        .map_mut(name)
+        .ok_or(MapWriteError::Missing(name))?;
+    let mut counts = aya::maps::PerCpuHashMap::<_, u32, u64>::try_from(map)
+        .map_err(|source| MapWriteError::Map { name, source })?;
+    absent_ok(name, counts.remove(&index))
+}
+
 /// Deleting what is absent is fine: the goal is its absence.
 fn absent_ok(
     name: &'static str,
@@ -109,10 +121,14 @@ impl LbMaps for SocketLb {
                 names::LB4_BACKENDS,
                 hash_map::<BackendKey, BackendValue>(self, names::LB4_BACKENDS)?.remove(k),
             ),
-            Op::DeleteRevNat(k) => absent_ok(
-                names::LB4_REV_NAT,
-                hash_map::<RevNatKey, RevNatValue>(self, names::LB4_REV_NAT)?.remove(k),
-            ),
+            Op::DeleteRevNat(k) => {
+                absent_ok(
+                    names::LB4_REV_NAT,
+                    hash_map::<RevNatKey, RevNatValue>(self, names::LB4_REV_NAT)?.remove(k),
+                )?;
+                // Its translation count goes too: the index may be reused.
+                forget_count(self, k.index)
+            }
             Op::UpsertMaglev(..) | Op::DeleteMaglev(_) => Err(MapWriteError::MaglevUnsupported),
         }
     }

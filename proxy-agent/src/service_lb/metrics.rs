@@ -5,6 +5,7 @@
 
 use std::{
     net::SocketAddr,
+    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -17,8 +18,15 @@ use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, body::Incoming, service::service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _, text::encode},
+    metrics::{
+        MetricType,
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::Gauge,
+        histogram::Histogram,
+    },
     registry::Registry,
 };
 use tokio_util::sync::CancellationToken;
@@ -40,9 +48,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered.
-    pub fn new() -> Arc<Metrics> {
+    /// A fresh registry with every metric registered; with `bpffs`, the
+    /// per-frontend translation counters are read from the maps pinned
+    /// there at every scrape.
+    pub fn new(bpffs: Option<PathBuf>) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("strait_lb");
+        if let Some(dir) = bpffs {
+            registry.register_collector(Box::new(SocketCounts { dir }));
+        }
         // 50 us to about 13 s.
         let programming = Histogram::new(
             prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 18),
@@ -102,6 +115,66 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// A frontend as a label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FrontendLabel {
+    frontend: String,
+}
+
+/// `strait_lb_socket_translations_total{frontend}`: the per-CPU counts of
+/// `LB4_SOCK_COUNT` summed, named by `LB4_REV_NAT`. Read from the pins at
+/// scrape time, so the loop that writes the maps is never blocked.
+#[derive(Debug)]
+struct SocketCounts {
+    dir: PathBuf,
+}
+
+impl SocketCounts {
+    fn read(&self) -> Vec<(String, u64)> {
+        use aya::maps::{HashMap, Map, MapData, PerCpuHashMap};
+        use strait_proxy_maps::lb::{RevNatKey, RevNatValue, host_addr, host_port, names};
+        let open = |name: &str| MapData::from_pin(self.dir.join(name)).ok();
+        let (Some(counts), Some(rev_nat)) = (open(names::LB4_SOCK_COUNT), open(names::LB4_REV_NAT))
+        else {
+            return Vec::new();
+        };
+        let (Ok(counts), Ok(rev_nat)) = (
+            PerCpuHashMap::<_, u32, u64>::try_from(Map::PerCpuHashMap(counts)),
+            HashMap::<_, RevNatKey, RevNatValue>::try_from(Map::HashMap(rev_nat)),
+        ) else {
+            return Vec::new();
+        };
+        counts
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|(index, per_cpu)| {
+                let frontend = rev_nat.get(&RevNatKey { index }, 0).ok()?;
+                let total = per_cpu.iter().fold(0u64, |a, b| a.saturating_add(*b));
+                Some((
+                    format!("{}:{}", host_addr(frontend.addr), host_port(frontend.port)),
+                    total,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Collector for SocketCounts {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "socket_translations",
+            "Connections (and unconnected UDP messages) the socket hooks sent to a backend of this frontend",
+            None,
+            MetricType::Counter,
+        )?;
+        for (frontend, total) in self.read() {
+            let labels = FrontendLabel { frontend };
+            ConstCounter::new(total).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 
@@ -165,7 +238,7 @@ mod tests {
 
     #[test]
     fn readyz_flips_after_the_first_write_and_metrics_show_it() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(None);
         assert_eq!(
             respond(&metrics, "/readyz").0,
             StatusCode::SERVICE_UNAVAILABLE
