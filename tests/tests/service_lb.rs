@@ -391,6 +391,33 @@ fn pods_reach_cluster_ips_through_the_socket_hooks() {
     assert!(text.contains(&format!("{web}:80/TCP")), "{text}");
     assert!(text.contains(&format!("{}:8080/TCP", web2.ip())), "{text}");
 
+    // Deleted Services leave the maps (frontends that never carried a
+    // connection included), and the agent goes on programming.
+    setup.kubectl(&["delete", "service", "sticky", "empty"]);
+    wait_until("deleted frontends gone", Duration::from_secs(5), || {
+        let out = node1
+            .exec(&[
+                &strait_tests::binary("strait")
+                    .expect("strait")
+                    .to_string_lossy(),
+                "inspect",
+                "lb",
+                "--bpffs",
+                &node1.bpffs().to_string_lossy(),
+            ])
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (!text.contains(&format!("{sticky}:80/")) && !text.contains(&format!("{empty}:80/")))
+            .then_some(())
+    })
+    .expect("deleted Services leave the maps");
+    setup.web_on_both_backends();
+    wait_until("both web backends again", Duration::from_secs(5), || {
+        let (names, _) = setup.connect(web, 80, 20);
+        (names.len() == 2).then_some(())
+    })
+    .expect("the agent still programs after deletions");
+
     // The agent reports itself ready and its programming latency.
     let url = |path: &str| format!("http://{}:9962{path}", node1.ip());
     let curl = |path: &str| {
@@ -419,6 +446,11 @@ fn pods_reach_cluster_ips_through_the_socket_hooks() {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(web_count >= 60, "{web_count}: {metrics}");
+    // Every write went through, deletions of never-used frontends included.
+    assert!(
+        metrics.contains("strait_lb_map_write_errors_total 0"),
+        "{metrics}"
+    );
 
     drop(setup);
     assert_eq!(leaks::of(&prefix), vec![]);

@@ -85,14 +85,25 @@ fn forget_count(lb: &mut SocketLb, index: u32) -> Result<(), MapWriteError> {
     absent_ok(name, counts.remove(&index))
 }
 
-/// Deleting what is absent is fine: the goal is its absence.
+/// Deleting what is absent is fine: the goal is its absence. aya reports
+/// a missing key on delete as the syscall's ENOENT, not as `KeyNotFound`.
 fn absent_ok(
     name: &'static str,
     result: Result<(), aya::maps::MapError>,
 ) -> Result<(), MapWriteError> {
     match result {
-        Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(e) if is_absent(&e) => Ok(()),
         Err(source) => Err(MapWriteError::Map { name, source }),
+    }
+}
+
+/// Whether a map error says the key was not there.
+fn is_absent(error: &aya::maps::MapError) -> bool {
+    match error {
+        aya::maps::MapError::KeyNotFound => true,
+        aya::maps::MapError::SyscallError(e) => e.io_error.raw_os_error() == Some(libc::ENOENT),
+        _ => false,
     }
 }
 
@@ -139,6 +150,25 @@ impl LbMaps for SocketLb {
             backends: read_map(self, names::LB4_BACKENDS)?,
             rev_nat: read_map(self, names::LB4_REV_NAT)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syscall(errno: i32) -> aya::maps::MapError {
+        aya::maps::MapError::SyscallError(aya::sys::SyscallError {
+            call: "bpf_map_delete_elem",
+            io_error: std::io::Error::from_raw_os_error(errno),
+        })
+    }
+
+    #[test]
+    fn a_missing_key_on_delete_counts_as_absent() {
+        assert!(absent_ok("M", Err(syscall(libc::ENOENT))).is_ok());
+        assert!(absent_ok("M", Err(aya::maps::MapError::KeyNotFound)).is_ok());
+        assert!(absent_ok("M", Err(syscall(libc::EPERM))).is_err());
     }
 }
 
