@@ -258,6 +258,21 @@ impl Setup {
     }
 }
 
+/// `strait inspect lb` on `node`'s pinned maps.
+fn inspect(node: &Node) -> String {
+    let strait = strait_tests::binary("strait").expect("strait");
+    let out = node
+        .exec(&[
+            &strait.to_string_lossy(),
+            "inspect",
+            "lb",
+            "--bpffs",
+            &node.bpffs().to_string_lossy(),
+        ])
+        .expect("strait inspect lb");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn service(
     name: &str,
     protocol: &str,
@@ -376,18 +391,7 @@ fn pods_reach_cluster_ips_through_the_socket_hooks() {
 
     // The inspection command shows the frontend and its one backend.
     let node1 = setup.cluster.node(1).expect("node 1");
-    let out = node1
-        .exec(&[
-            &strait_tests::binary("strait")
-                .expect("strait")
-                .to_string_lossy(),
-            "inspect",
-            "lb",
-            "--bpffs",
-            &node1.bpffs().to_string_lossy(),
-        ])
-        .expect("strait inspect lb");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = inspect(node1);
     assert!(text.contains(&format!("{web}:80/TCP")), "{text}");
     assert!(text.contains(&format!("{}:8080/TCP", web2.ip())), "{text}");
 
@@ -395,18 +399,7 @@ fn pods_reach_cluster_ips_through_the_socket_hooks() {
     // connection included), and the agent goes on programming.
     setup.kubectl(&["delete", "service", "sticky", "empty"]);
     wait_until("deleted frontends gone", Duration::from_secs(5), || {
-        let out = node1
-            .exec(&[
-                &strait_tests::binary("strait")
-                    .expect("strait")
-                    .to_string_lossy(),
-                "inspect",
-                "lb",
-                "--bpffs",
-                &node1.bpffs().to_string_lossy(),
-            ])
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = inspect(node1);
         (!text.contains(&format!("{sticky}:80/")) && !text.contains(&format!("{empty}:80/")))
             .then_some(())
     })
